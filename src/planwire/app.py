@@ -1,0 +1,49 @@
+"""The FastAPI application: routers, middleware, error handlers and the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from planwire import __version__
+from planwire.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
+from planwire.auth.endpoints import router as auth_router
+from planwire.config import Settings, get_settings
+from planwire.db import make_engine, make_session_factory
+from planwire.errors import install_error_handlers
+from planwire.projects.endpoints import router as projects_router
+from planwire.tasks.endpoints import router as tasks_router
+
+DESCRIPTION = """Planwire keeps projects (tasks, dependencies, a CPM schedule, critical-chain
+buffers) and pushes every change to your systems as signed webhooks.
+
+Authenticate with `Authorization: Bearer <token>`. Every route under `/api/` answers with and
+without its trailing slash. Lists are paginated with `?page=` and `?page_size=`."""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    app = FastAPI(
+        title="Planwire",
+        version=__version__,
+        description=DESCRIPTION,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    install_error_handlers(app)
+    app.include_router(auth_router)
+    app.include_router(projects_router)
+    app.include_router(tasks_router)
+
+    @app.get("/health", tags=["health"], summary="Liveness")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(TrailingSlashMiddleware)
+    return app

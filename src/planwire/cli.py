@@ -1,0 +1,183 @@
+"""The ``planwire`` command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from planwire import __version__
+from planwire.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    name="planwire",
+    help="Planwire: project scheduling with reliable, signed webhooks.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def prepared_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """An engine on a database migrated to the latest schema."""
+    from planwire.db import make_engine
+    from planwire.migrations import upgrade
+
+    try:
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+    except Exception as exc:  # a bad URL, an unreachable server: one line, not a traceback
+        fail(f"cannot open the database {settings.database_url!r}: {_first_line(exc)}")
+    return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"planwire {__version__}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only; run `planwire worker` elsewhere.")
+    ] = False,
+) -> None:
+    """Run the API, the web UI and the delivery worker in one process."""
+    import uvicorn
+
+    from planwire.app import create_app
+    from planwire.auth.service import bootstrap
+    from planwire.db import make_session_factory
+    from planwire.secrets_store import load_key
+
+    settings = settings_or_exit()
+    try:
+        load_key(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    engine = prepared_engine(settings)
+    with make_session_factory(engine)() as session:
+        created = bootstrap(session)
+        session.commit()
+    if created is not None:
+        user, token = created
+        console.print(
+            Panel(
+                f"Created organization, admin [bold]{user.email}[/] and an API token.\n"
+                f"Token (shown once, store it now):\n\n[bold green]{token}[/]\n\n"
+                f'Try: curl -H "Authorization: Bearer {token}" http://{host}:{port}/api/v1/users/me/',
+                title="Planwire first run",
+            )
+        )
+    application = create_app(settings, engine)
+    console.print(f"Planwire {__version__} on http://{host}:{port}  (docs: /docs, UI: /ui)")
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = settings_or_exit()
+    prepared_engine(settings)
+    console.print("database is up to date")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="The user's email (their sign-in name).")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password: Annotated[
+        str | None, typer.Option(help="Password for the web UI (omit for API-only users).")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make an organization admin.")] = False,
+    organization: Annotated[
+        int | None, typer.Option(help="Organization id (default: the first one).")
+    ] = None,
+) -> None:
+    """Create a user in an organization."""
+    from sqlalchemy import select
+
+    from planwire.auth import service
+    from planwire.auth.models import Organization
+    from planwire.db import make_session_factory
+    from planwire.errors import ApiError
+
+    settings = settings_or_exit()
+    engine = prepared_engine(settings)
+    with make_session_factory(engine)() as session:
+        org_id = organization or session.scalar(select(Organization.id).order_by(Organization.id))
+        if org_id is None:
+            org_id = service.create_organization(session, name="My organization").id
+        elif session.get(Organization, org_id) is None:
+            fail(f"no organization {org_id}")
+        try:
+            user = service.create_user(
+                session,
+                organization_id=org_id,
+                email=email,
+                name=name or email.split("@")[0],
+                password=password,
+                is_org_admin=admin,
+            )
+        except ApiError as exc:
+            fail(exc.detail)
+        session.commit()
+        console.print(f"created user {user.email} ({user.id}) in organization {org_id}")
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "cli",
+) -> None:
+    """Create an API token and print it once."""
+    from sqlalchemy import select
+
+    from planwire.auth import service
+    from planwire.auth.models import User
+    from planwire.db import make_session_factory
+
+    settings = settings_or_exit()
+    engine = prepared_engine(settings)
+    with make_session_factory(engine)() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            fail(f"no user with email {email!r}")
+        _, clear = service.create_token(session, user=user, name=name)
+        session.commit()
+    # Plain stdout so scripts can capture it: TOKEN=$(planwire token create --email …)
+    sys.stdout.write(clear + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,86 @@
+"""API errors and the handlers that turn every failure into a clear 4xx JSON body.
+
+Every error body has ``detail`` (one human sentence naming the problem). Validation errors add
+``errors``: one entry per bad field with its dotted ``field`` path and ``message``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """An expected failure with its HTTP status and a message for the client."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, *, status_code: int | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+        self.extra = extra
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_payload(errors: list[Any]) -> tuple[int, dict[str, Any]]:
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return 400, {"detail": "Malformed JSON body: the request body is not valid JSON."}
+    items = [{"field": field_path(err["loc"]), "message": err["msg"]} for err in errors]
+    first = items[0]
+    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+    return 422, {"detail": f"{first['field']}: {first['message']}{more}", "errors": items}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            {"detail": exc.detail, **exc.extra}, status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, body = validation_payload(list(exc.errors()))
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such route."
+        elif exc.status_code == 405:
+            detail = "Method not allowed on this route."
+        return JSONResponse({"detail": detail}, status_code=exc.status_code)

@@ -1,0 +1,412 @@
+"""The database side of scheduling: load a project, run the pure engine, store the results.
+
+A request marks the projects it changed (:func:`mark_for_recalculation`); the unit of work
+recalculates each once, after all the request's changes and before the commit
+(:func:`recalculate_marked`). Results are written with one bulk UPDATE of the tasks whose
+computed fields changed. Transition events (``task.ready``, ``task.red``,
+``project.early_warning``) fire when a stored state flips, never again while it holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from planwire.db import utcnow
+from planwire.errors import Conflict
+from planwire.events import payloads
+from planwire.events import service as events
+from planwire.projects.models import BufferHistoryPoint, Project
+from planwire.scheduling.calendar import WorkCalendar
+from planwire.scheduling.engine import (
+    BufferBaseline,
+    CycleError,
+    Network,
+    TaskProgress,
+    buffer_status,
+    compute_cpm,
+    compute_critical_chain,
+)
+from planwire.tasks.models import Dependency, Task
+
+_MARKED = "planwire.recalculate"
+_BASELINE = "planwire.baseline"
+
+LINK_CODES = {"FS": 0, "SS": 1, "FF": 2, "SF": 3}
+# Computed columns written back to tasks, in this order.
+COMPUTED = (
+    "es",
+    "ef",
+    "ls",
+    "lf",
+    "total_float",
+    "free_float",
+    "is_critical",
+    "on_critical_chain",
+    "start_date",
+    "finish_date",
+    "buffer_key",
+    "buffer_consumption",
+    "zone",
+    "is_ready",
+)
+_LOADED = (
+    Task.id,
+    Task.name,
+    Task.duration,
+    Task.remaining_duration,
+    Task.status,
+    Task.actual_start,
+    Task.actual_finish,
+    Task.start_no_earlier_than,
+    Task.resource,
+    Task.safe_duration,
+    *(getattr(Task, name) for name in COMPUTED),
+)
+
+
+def mark_for_recalculation(session: Session, project: Project) -> None:
+    marked: dict[uuid.UUID, Project] = session.info.setdefault(_MARKED, {})
+    marked[project.id] = project
+
+
+def mark_for_baseline(session: Session, project: Project) -> None:
+    session.info.setdefault(_BASELINE, set()).add(project.id)
+    mark_for_recalculation(session, project)
+
+
+def forget_marked(session: Session) -> None:
+    session.info.pop(_MARKED, None)
+    session.info.pop(_BASELINE, None)
+
+
+def recalculate_marked(session: Session) -> None:
+    marked: dict[uuid.UUID, Project] = session.info.pop(_MARKED, {})
+    baselines: set[uuid.UUID] = session.info.pop(_BASELINE, set())
+    for project in marked.values():
+        state = inspect(project)
+        if state.deleted or state.was_deleted:
+            continue
+        recalculate(session, project, record_baseline=project.id in baselines)
+
+
+def calendar_of(project: Project) -> WorkCalendar:
+    calendar = project.calendar or {}
+    return WorkCalendar(
+        project.start_date,
+        calendar.get("working_days", [0, 1, 2, 3, 4]),
+        [date.fromisoformat(day) for day in calendar.get("holidays", [])],
+    )
+
+
+def recalculate(session: Session, project: Project, *, record_baseline: bool = False) -> None:
+    """Recalculate ``project`` and store the results (the caller owns the transaction)."""
+    rows = session.execute(
+        select(*_LOADED).where(Task.project_id == project.id).order_by(Task.created_at, Task.id)
+    ).all()
+    links = session.execute(
+        select(
+            Dependency.predecessor_id, Dependency.successor_id, Dependency.type, Dependency.lag
+        ).where(Dependency.project_id == project.id)
+    ).all()
+    calendar = calendar_of(project)
+    index = {row.id: i for i, row in enumerate(rows)}
+    status_day = project.status_date or utcnow().date()
+    network = Network(
+        durations=[
+            row.remaining_duration if row.status == "NotStarted" else row.duration for row in rows
+        ],
+        link_pred=[index[link.predecessor_id] for link in links],
+        link_succ=[index[link.successor_id] for link in links],
+        link_type=[LINK_CODES[link.type] for link in links],
+        link_lag=[link.lag for link in links],
+        snet={
+            i: calendar.offset_of(row.start_no_earlier_than)
+            for i, row in enumerate(rows)
+            if row.start_no_earlier_than is not None
+        },
+        progress={i: _progress(calendar, row) for i, row in enumerate(rows) if row.actual_start},
+        status_offset=None if project.status == "Planning" else calendar.offset_of(status_day),
+    )
+    try:
+        cpm = compute_cpm(network)
+    except CycleError as exc:
+        ids = [str(rows[i].id) for i in exc.cycle]
+        names = " -> ".join(rows[i].name for i in [*exc.cycle, exc.cycle[0]])
+        raise Conflict(
+            f"These dependencies would close a cycle: {names}", cycle=[*ids, ids[0]]
+        ) from None
+    chain = compute_critical_chain(
+        network,
+        [row.resource for row in rows],
+        [row.safe_duration for row in rows],
+        project.buffer_method,  # type: ignore[arg-type]  # validated on input
+        cpm,
+    )
+    if record_baseline:
+        project.baseline = _baseline(calendar, chain, rows)
+    statuses = buffer_status(
+        chain,
+        _baseline_buffers(project.baseline),
+        project.yellow_threshold,
+        project.red_threshold,
+    )
+    ready = _readiness(project, rows, links, index)
+
+    on_chain = set(chain.chain)
+    changed: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        key = chain.task_buffer[i]
+        status = statuses.get(key) if key is not None else None
+        values = (
+            cpm.es[i],
+            cpm.ef[i],
+            cpm.ls[i],
+            cpm.lf[i],
+            cpm.total_float[i],
+            cpm.free_float[i],
+            bool(cpm.is_critical[i]),
+            i in on_chain,
+            calendar.start_date(cpm.es[i]),
+            calendar.finish_date(cpm.es[i], cpm.ef[i]),
+            key,
+            round(status.consumption, 2) if status else 0.0,
+            status.zone if status and row.status != "Completed" else "green",
+            ready[i],
+        )
+        old = tuple(getattr(row, name) for name in COMPUTED)
+        if values != old:
+            changed.append({"id": row.id, **dict(zip(COMPUTED, values, strict=True))})
+            _record_task_transitions(session, project, row, values, old)
+    if changed:
+        session.execute(update(Task), changed)
+        _refresh_loaded(session, changed)
+
+    _update_project(session, project, calendar, cpm, chain, statuses, rows, changed)
+
+
+def _progress(calendar: WorkCalendar, row: Any) -> TaskProgress:
+    start = calendar.offset_of(row.actual_start)
+    if row.status == "Completed" and row.actual_finish is not None:
+        finish = calendar.offset_of(row.actual_finish) + (1 if row.duration > 0 else 0)
+        return TaskProgress(actual_start=start, remaining=0, actual_finish=max(start, finish))
+    return TaskProgress(actual_start=start, remaining=row.remaining_duration, actual_finish=None)
+
+
+def _readiness(project: Project, rows: Any, links: Any, index: dict[Any, int]) -> list[bool]:
+    """A task is ready when the project is Active, it has not started and every predecessor
+    is complete."""
+    if project.status != "Active":
+        return [False] * len(rows)
+    blocked = [row.status != "NotStarted" for row in rows]
+    for link in links:
+        if rows[index[link.predecessor_id]].status != "Completed":
+            blocked[index[link.successor_id]] = True
+    return [not b for b in blocked]
+
+
+def _record_task_transitions(
+    session: Session, project: Project, row: Any, new: tuple[Any, ...], old: tuple[Any, ...]
+) -> None:
+    zone_at = COMPUTED.index("zone")
+    ready_at = COMPUTED.index("is_ready")
+    if new[ready_at] and not old[ready_at]:
+        task_id = row.id
+        _record(
+            session,
+            project,
+            "task.ready",
+            lambda: payloads.task_ready(session, project, _task(session, task_id)),
+        )
+    if new[zone_at] == "red" and old[zone_at] != "red":
+        previous, red_id = old[zone_at], row.id
+        _record(
+            session,
+            project,
+            "task.red",
+            lambda: payloads.task_red(session, project, _task(session, red_id), previous),
+        )
+
+
+def _task(session: Session, task_id: uuid.UUID) -> Task:
+    task = session.get(Task, task_id)
+    assert task is not None
+    return task
+
+
+def _refresh_loaded(session: Session, changed: list[dict[str, Any]]) -> None:
+    """Give task objects already in the session the values the bulk UPDATE wrote."""
+    for values in changed:
+        task = session.identity_map.get(session.identity_key(Task, values["id"]))
+        if task is not None:
+            for name in COMPUTED:
+                set_committed_value(task, name, values[name])
+
+
+def _record(session: Session, project: Project, type: str, data: Any) -> None:
+    events.record(
+        session,
+        organization_id=project.organization_id,
+        project_id=project.id,
+        type=type,
+        data=data,
+    )
+
+
+def _baseline(calendar: WorkCalendar, chain: Any, rows: Any) -> dict[str, Any]:
+    return {
+        "recorded_at": utcnow().isoformat(),
+        "finish_date": calendar.finish_date(0, chain.chain_finish).isoformat()
+        if chain.chain_finish > 0
+        else calendar.start_date(0).isoformat(),
+        "buffers": {
+            key: {
+                "size": buffer.size,
+                "finish": buffer.projected_finish,
+                "chain_duration": buffer.chain_duration,
+            }
+            for key, buffer in chain.buffers.items()
+        },
+        "task_finish": {
+            str(row.id): calendar.finish_date(chain.start[i], chain.finish[i]).isoformat()
+            for i, row in enumerate(rows)
+        },
+    }
+
+
+def _baseline_buffers(baseline: dict[str, Any] | None) -> dict[str, BufferBaseline] | None:
+    if not baseline:
+        return None
+    return {
+        key: BufferBaseline(
+            size=item["size"], finish=item["finish"], chain_duration=item["chain_duration"]
+        )
+        for key, item in baseline.get("buffers", {}).items()
+    }
+
+
+def _update_project(
+    session: Session,
+    project: Project,
+    calendar: WorkCalendar,
+    cpm: Any,
+    chain: Any,
+    statuses: dict[str, Any],
+    rows: Any,
+    changed: list[dict[str, Any]],
+) -> None:
+    project_status = statuses.get("project")
+    consumption = round(project_status.consumption, 2) if project_status else 0.0
+    completion = round(project_status.completion, 2) if project_status else 0.0
+    zone = project_status.zone if project_status else "green"
+    previous_zone = project.buffer_zone
+    now = utcnow()
+    finish = calendar.finish_date(0, cpm.duration) if cpm.duration > 0 else project.start_date
+    chain_end = calendar.finish_date(0, chain.chain_finish) if chain.chain_finish > 0 else finish
+    project.schedule = {
+        "project_id": str(project.id),
+        "calculated_at": now.isoformat().replace("+00:00", "Z"),
+        "duration": cpm.duration,
+        "finish_date": finish.isoformat(),
+        "critical_path": [str(rows[i].id) for i in cpm.critical_path],
+        "critical_chain": [str(rows[i].id) for i in chain.chain],
+        "critical_chain_length": chain.chain_finish,
+        "projected_completion": calendar.date_of(
+            chain.chain_finish + _buffer_size(chain, "project")
+        ).isoformat()
+        if rows
+        else finish.isoformat(),
+        "chain_finish_date": chain_end.isoformat(),
+        "buffers": {
+            key: {
+                "key": key,
+                "kind": "project" if key == "project" else "feeding",
+                "size": buffer.size,
+                "tasks": [str(rows[i].id) for i in buffer.tasks],
+                "projected_finish": buffer.projected_finish,
+                "consumption": round(statuses[key].consumption, 2) if key in statuses else 0.0,
+                "chain_completion": round(statuses[key].completion, 2) if key in statuses else 0.0,
+                "zone": statuses[key].zone if key in statuses else "green",
+            }
+            for key, buffer in chain.buffers.items()
+        },
+        "changed_tasks": [str(item["id"]) for item in changed],
+    }
+    project.scheduled_at = now
+    status_changed = (
+        consumption != project.buffer_consumption
+        or completion != project.chain_completion
+        or zone != previous_zone
+    )
+    project.buffer_consumption = consumption
+    project.chain_completion = completion
+    project.buffer_zone = zone
+    if status_changed and project.baseline is not None:
+        session.add(
+            BufferHistoryPoint(
+                project_id=project.id,
+                recorded_at=now,
+                chain_completion=completion,
+                buffer_consumption=consumption,
+                zone=zone,
+            )
+        )
+    summary = {key: value for key, value in project.schedule.items() if key != "calculated_at"}
+    summary["calculated_at"] = project.schedule["calculated_at"]
+    _record(session, project, "schedule.recalculated", summary)
+    if previous_zone == "green" and zone in ("yellow", "red"):
+        _record(
+            session,
+            project,
+            "project.early_warning",
+            lambda: payloads.early_warning(session, project),
+        )
+
+
+def _buffer_size(chain: Any, key: str) -> int:
+    buffer = chain.buffers.get(key)
+    return int(buffer.size) if buffer is not None else 0
+
+
+def schedule_view(session: Session, project: Project) -> dict[str, Any]:
+    """The last schedule with every task's computed fields (``GET …/schedule/``)."""
+    tasks = session.scalars(
+        select(Task).where(Task.project_id == project.id).order_by(Task.es, Task.created_at)
+    ).all()
+    schedule = dict(project.schedule or {})
+    schedule["project_buffer"] = {
+        "size": _buffer_size_from(schedule),
+        "consumption": project.buffer_consumption,
+        "chain_completion": project.chain_completion,
+        "zone": project.buffer_zone,
+    }
+    schedule["baseline"] = (
+        {k: v for k, v in project.baseline.items() if k != "task_finish"}
+        if project.baseline
+        else None
+    )
+    schedule["tasks"] = [
+        {
+            "id": str(task.id),
+            "name": task.name,
+            "duration": task.duration,
+            "status": task.status,
+            **{
+                name: getattr(task, name)
+                for name in COMPUTED
+                if name not in ("buffer_key", "is_ready")
+            },
+            "buffer": task.buffer_key,
+        }
+        for task in tasks
+    ]
+    return schedule
+
+
+def _buffer_size_from(schedule: dict[str, Any]) -> int:
+    return int(((schedule.get("buffers") or {}).get("project") or {}).get("size", 0))
