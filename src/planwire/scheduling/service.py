@@ -172,8 +172,7 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
             cpm.free_float[i],
             bool(cpm.is_critical[i]),
             i in on_chain,
-            calendar.start_date(cpm.es[i]),
-            calendar.finish_date(cpm.es[i], cpm.ef[i]),
+            *task_dates(calendar, cpm.es[i], cpm.ef[i]),
             key,
             round(status.consumption, 2) if status else 0.0,
             status.zone if status and row.status != "Completed" else "green",
@@ -188,6 +187,19 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
         _refresh_loaded(session, changed)
 
     _update_project(session, project, calendar, cpm, chain, statuses, rows, changed)
+
+
+def task_dates(calendar: WorkCalendar, es: int, ef: int) -> tuple[date, date]:
+    """Calendar start and finish of a task scheduled over offsets ``es``..``ef``.
+
+    A task with work starts on working day ``es`` and finishes at the end of day ``ef - 1``. A
+    milestone sits at the end of the working day before ``es``, the moment its predecessors
+    finish (as MS Project shows it), or on the project's first working day at offset 0.
+    """
+    if ef > es:
+        return calendar.start_date(es), calendar.finish_date(es, ef)
+    day = calendar.date_of(es - 1) if es > 0 else calendar.date_of(0)
+    return day, day
 
 
 def _progress(calendar: WorkCalendar, row: Any) -> TaskProgress:
@@ -273,7 +285,7 @@ def _baseline(calendar: WorkCalendar, chain: Any, rows: Any) -> dict[str, Any]:
             for key, buffer in chain.buffers.items()
         },
         "task_finish": {
-            str(row.id): calendar.finish_date(chain.start[i], chain.finish[i]).isoformat()
+            str(row.id): task_dates(calendar, chain.start[i], chain.finish[i])[1].isoformat()
             for i, row in enumerate(rows)
         },
     }
@@ -317,7 +329,7 @@ def _update_project(
         "critical_chain": [str(rows[i].id) for i in chain.chain],
         "critical_chain_length": chain.chain_finish,
         "projected_completion": calendar.date_of(
-            chain.chain_finish + _buffer_size(chain, "project")
+            max(0, chain.chain_finish + _buffer_size(chain, "project") - 1)
         ).isoformat()
         if rows
         else finish.isoformat(),
