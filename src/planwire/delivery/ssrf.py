@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = [
@@ -71,8 +72,9 @@ class _Kind(Enum):
     UNUSABLE = "unusable"  # never a unicast TCP peer: allowed only through allowed_networks
 
 
-_V4_TABLE: tuple[tuple[ipaddress.IPv4Network, _Kind, str], ...] = tuple(
-    (ipaddress.IPv4Network(net), kind, reason)
+# Checked in order (IPv4 rows never match IPv6 addresses and vice versa); the first match wins.
+_SPECIAL_RANGES: tuple[tuple[IPNetwork, _Kind, str], ...] = tuple(
+    (ipaddress.ip_network(net), kind, reason)
     for net, kind, reason in (
         ("0.0.0.0/8", _Kind.UNUSABLE, "an unspecified ('this network') address"),
         ("127.0.0.0/8", _Kind.PRIVATE, "a loopback address"),
@@ -90,12 +92,6 @@ _V4_TABLE: tuple[tuple[ipaddress.IPv4Network, _Kind, str], ...] = tuple(
         ("224.0.0.0/4", _Kind.UNUSABLE, "a multicast address"),
         ("255.255.255.255/32", _Kind.UNUSABLE, "the broadcast address"),
         ("240.0.0.0/4", _Kind.UNUSABLE, "a reserved address"),
-    )
-)
-
-_V6_TABLE: tuple[tuple[ipaddress.IPv6Network, _Kind, str], ...] = tuple(
-    (ipaddress.IPv6Network(net), kind, reason)
-    for net, kind, reason in (
         ("::/128", _Kind.UNUSABLE, "the unspecified address"),
         ("::1/128", _Kind.PRIVATE, "a loopback address"),
         ("fc00::/7", _Kind.PRIVATE, "a unique local (private) address"),
@@ -123,21 +119,15 @@ def _classify(ip: IPAddress) -> tuple[_Kind, str] | None:
         ip = ipaddress.IPv6Address(int(ip))  # the zone (%eth0) does not change the address kind
     if ip in CLOUD_METADATA_ADDRESSES:
         return _Kind.METADATA, "a cloud metadata address"
-    if isinstance(ip, ipaddress.IPv4Address):
-        for net4, kind, reason in _V4_TABLE:
-            if ip in net4:
-                return kind, reason
-        if not ip.is_global:
-            return _Kind.UNUSABLE, "not a public address"
-        return None
-    embedded, form = _embedded_ipv4(ip)
-    if embedded is not None:
-        inner = _classify(embedded)
-        if inner is None:
-            return None
-        return inner[0], f"{form} of {embedded}, {inner[1]}"
-    for net6, kind, reason in _V6_TABLE:
-        if ip in net6:
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded, form = _embedded_ipv4(ip)
+        if embedded is not None:
+            inner = _classify(embedded)
+            if inner is None:
+                return None
+            return inner[0], f"{form} of {embedded}, {inner[1]}"
+    for net, kind, reason in _SPECIAL_RANGES:
+        if ip in net:
             return kind, reason
     if not ip.is_global:
         return _Kind.UNUSABLE, "not a public address"
@@ -309,19 +299,26 @@ def _parse(url: str, policy: TargetPolicy) -> tuple[str, int]:
     return host, port if port is not None else (443 if scheme == "https" else 80)
 
 
-def _check_resolved(policy: TargetPolicy, host: str, addresses: Iterable[str]) -> None:
-    seen = False
-    for address in addresses:
-        seen = True
-        policy.check_address(ipaddress.ip_address(address), host)
-    if not seen:
+def _name_to_resolve(url: str, policy: TargetPolicy) -> tuple[str, int] | None:
+    """Check the URL's form and a literal IP host; the (host, port) left to resolve, if any."""
+    host, port = _parse(url, policy)
+    literal = host_address(host)
+    if literal is None:
+        return host, port
+    policy.check_address(literal, host)
+    return None
+
+
+def _check_resolved(policy: TargetPolicy, host: str, infos: Sequence[tuple[Any, ...]]) -> None:
+    if not infos:
         raise TargetRefused(f"the host name {host} does not resolve to any address")
+    for info in infos:
+        sockaddr = info[4]
+        policy.check_address(ipaddress.ip_address(sockaddr[0]), host)
 
 
-def _sockaddr_host(info: tuple[object, ...]) -> str:
-    sockaddr = info[4]
-    assert isinstance(sockaddr, tuple)
-    return str(sockaddr[0])
+def _unresolvable(host: str, exc: Exception) -> TargetRefused:
+    return TargetRefused(f"the host name {host} does not resolve ({exc})")
 
 
 def check_url(url: str, policy: TargetPolicy, resolve: bool = True) -> None:
@@ -333,31 +330,25 @@ def check_url(url: str, policy: TargetPolicy, resolve: bool = True) -> None:
     read as browsers and libc read them, so ``http://2130706433/`` and ``http://0177.0.0.1/``
     are ``127.0.0.1``. Resolution blocks: inside the event loop use :func:`check_url_async`.
     """
-    host, port = _parse(url, policy)
-    literal = host_address(host)
-    if literal is not None:
-        policy.check_address(literal, host)
+    target = _name_to_resolve(url, policy)
+    if target is None or not resolve:
         return
-    if not resolve:
-        return
+    host, port = target
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise TargetRefused(f"the host name {host} does not resolve ({exc})") from None
-    _check_resolved(policy, host, (_sockaddr_host(info) for info in infos))
+        raise _unresolvable(host, exc) from None
+    _check_resolved(policy, host, infos)
 
 
 async def check_url_async(url: str, policy: TargetPolicy, resolve: bool = True) -> None:
     """:func:`check_url` with the DNS lookup done without blocking the event loop."""
-    host, port = _parse(url, policy)
-    literal = host_address(host)
-    if literal is not None:
-        policy.check_address(literal, host)
+    target = _name_to_resolve(url, policy)
+    if target is None or not resolve:
         return
-    if not resolve:
-        return
+    host, port = target
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise TargetRefused(f"the host name {host} does not resolve ({exc})") from None
-    _check_resolved(policy, host, (_sockaddr_host(info) for info in infos))
+        raise _unresolvable(host, exc) from None
+    _check_resolved(policy, host, infos)
