@@ -15,6 +15,7 @@ from planwire.db import make_engine, make_session_factory
 from planwire.errors import install_error_handlers
 from planwire.projects.endpoints import router as projects_router
 from planwire.tasks.endpoints import router as tasks_router
+from planwire.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """Planwire keeps projects (tasks, dependencies, a CPM schedule, critical-chain
 buffers) and pushes every change to your systems as signed webhooks.
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(auth_router)
     app.include_router(projects_router)
     app.include_router(tasks_router)
+    app.include_router(webhooks_router)
 
     @app.get("/health", tags=["health"], summary="Liveness")
     def health() -> dict[str, Any]:
