@@ -115,6 +115,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False  # joined on close: nothing outlives the receiver
     block_on_close = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops connections under a burst (hundreds of
+    # concurrent deliveries): the client's SYN is retried after 1 s and may hit its timeout.
+    request_queue_size = 1024
 
     def __init__(self, receiver: Receiver, ssl_context: ssl.SSLContext | None) -> None:
         self.receiver = receiver
