@@ -1,0 +1,403 @@
+"""All SQL of the delivery worker: claiming due deliveries under a lease and recording attempts.
+
+Claiming (:func:`claim_due`), in one transaction:
+
+1. pick due deliveries: ``status = 'pending'``, ``next_attempt_at <= now``, the lease free or
+   expired, the webhook active and not disabled, oldest first, minus the webhooks the caller
+   has no room for. On PostgreSQL the rows are locked ``FOR UPDATE OF deliveries SKIP
+   LOCKED`` so concurrent workers on any machine pick disjoint sets without waiting on each
+   other; on SQLite (one process) ``BEGIN IMMEDIATE`` already serializes writers;
+2. keep at most the caller's room per webhook (the per-endpoint cap), and write
+   ``lease_owner`` / ``lease_expires_at`` on the kept rows. The others are unlocked at commit
+   and stay claimable;
+3. load what the batch needs to build its requests: the distinct events and webhooks of the
+   kept rows, one query each.
+
+Four statements per batch whatever its size; no per-delivery query.
+
+Recording (:func:`record_attempts`), in one transaction per batch of finished attempts: one
+multi-row insert of attempt rows, one executemany update of the deliveries (guarded by
+``lease_owner`` so a worker that lost its lease cannot overwrite the new owner's state), one
+executemany update of the webhooks' statistics, which are increments done by the database
+(``total_calls = total_calls + :n``) so concurrent workers never lose a count.
+
+Statistics: one call per HTTP attempt (first tries, retries, test deliveries and attempts that
+got no response alike). ``successful_calls`` counts 2xx answers, ``failed_calls`` everything
+else (so ``total = successful + failed``), ``last_triggered_at`` is the start of the latest
+attempt. ``failing_since`` is the start of the first failed attempt after the last success
+(None while the latest attempt succeeded): what auto-disable looks at.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from planwire.db import UTCDateTime
+from planwire.events.models import Event
+from planwire.webhooks.models import Delivery, DeliveryAttempt, Webhook
+
+__all__ = [
+    "AttemptRecord",
+    "ClaimedBatch",
+    "ClaimedDelivery",
+    "DeliveryStatus",
+    "EventSnapshot",
+    "WebhookSnapshot",
+    "claim_due",
+    "next_due_at",
+    "postpone",
+    "record_attempts",
+    "release_leases",
+    "renew_leases",
+]
+
+DeliveryStatus = Literal["pending", "success", "failed"]
+
+_deliveries = cast(Table, Delivery.__table__)
+_webhooks = cast(Table, Webhook.__table__)
+_attempts = cast(Table, DeliveryAttempt.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: uuid.UUID
+    #: Attempts made before this one: the Exepron ``metadata.retryCount`` of this attempt.
+    attempt_count: int
+    is_test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSnapshot:
+    id: uuid.UUID
+    organization_id: int
+    url: str
+    format: str
+    headers: Mapping[str, str]
+    retry_schedule: tuple[float, ...] | None
+    secrets_ciphertext: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventSnapshot:
+    id: uuid.UUID
+    organization_id: int
+    project_id: uuid.UUID | None
+    type: str
+    data: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedBatch:
+    deliveries: list[ClaimedDelivery]
+    webhooks: dict[uuid.UUID, WebhookSnapshot]
+    events: dict[uuid.UUID, EventSnapshot]
+    lease_expires_at: datetime | None
+    #: True when more deliveries may be due right now: the batch was full, or some due rows
+    #: were left because their webhook had no room.
+    more: bool
+
+
+def claim_due(
+    session: Session,
+    owner: str,
+    limit: int,
+    now: datetime,
+    *,
+    lease_seconds: float = 120.0,
+    room: Mapping[uuid.UUID, int] | None = None,
+    default_room: int | None = None,
+) -> ClaimedBatch:
+    """Lease up to ``limit`` due deliveries to ``owner`` until ``now + lease_seconds``.
+
+    ``room`` maps a webhook id to how many more of its deliveries the caller can take now
+    (webhooks with 0 are not even read); webhooks not in it get ``default_room`` (None: no
+    cap). The caller commits.
+    """
+    empty = ClaimedBatch([], {}, {}, None, False)
+    if limit <= 0:
+        return empty
+    room = room or {}
+    full = [webhook_id for webhook_id, left in room.items() if left <= 0]
+    d = Delivery
+    query = (
+        select(d.id, d.webhook_id, d.event_id, d.attempt_count, d.is_test)
+        .join(Webhook, Webhook.id == d.webhook_id)
+        .where(
+            d.status == "pending",
+            d.next_attempt_at <= now,
+            or_(d.lease_expires_at.is_(None), d.lease_expires_at <= now),
+            Webhook.is_active.is_(True),
+            Webhook.disabled_at.is_(None),
+        )
+        .order_by(d.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=_deliveries)
+    )
+    if full:
+        query = query.where(d.webhook_id.not_in(full))
+    rows = session.execute(query).all()
+    if not rows:
+        return empty
+
+    taken: Counter[uuid.UUID] = Counter()
+    kept: list[ClaimedDelivery] = []
+    for row in rows:
+        cap = room.get(row.webhook_id, default_room)
+        if cap is not None and taken[row.webhook_id] >= cap:
+            continue
+        taken[row.webhook_id] += 1
+        kept.append(
+            ClaimedDelivery(row.id, row.webhook_id, row.event_id, row.attempt_count, row.is_test)
+        )
+    expires = now + timedelta(seconds=lease_seconds)
+    session.execute(
+        update(_deliveries)
+        .where(_deliveries.c.id.in_([item.id for item in kept]))
+        .values(lease_owner=owner, lease_expires_at=expires)
+    )
+    webhooks = {
+        row.id: WebhookSnapshot(
+            id=row.id,
+            organization_id=row.organization_id,
+            url=row.url,
+            format=row.format,
+            headers=dict(row.headers or {}),
+            retry_schedule=None if row.retry_schedule is None else tuple(row.retry_schedule),
+            secrets_ciphertext=row.secrets_ciphertext,
+            updated_at=row.updated_at,
+        )
+        for row in session.execute(
+            select(
+                Webhook.id,
+                Webhook.organization_id,
+                Webhook.url,
+                Webhook.format,
+                Webhook.headers,
+                Webhook.retry_schedule,
+                Webhook.secrets_ciphertext,
+                Webhook.updated_at,
+            ).where(Webhook.id.in_(set(taken)))
+        )
+    }
+    events = {
+        row.id: EventSnapshot(
+            row.id, row.organization_id, row.project_id, row.type, row.data, row.created_at
+        )
+        for row in session.execute(
+            select(
+                Event.id,
+                Event.organization_id,
+                Event.project_id,
+                Event.type,
+                Event.data,
+                Event.created_at,
+            ).where(Event.id.in_({item.event_id for item in kept}))
+        )
+    }
+    return ClaimedBatch(
+        kept, webhooks, events, expires, len(rows) == limit or len(kept) < len(rows)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One finished HTTP attempt and what it decides for its delivery."""
+
+    delivery_id: uuid.UUID
+    webhook_id: uuid.UUID
+    attempt_number: int
+    started_at: datetime
+    duration_ms: float
+    request_headers: Mapping[str, str]
+    response_status: int | None
+    response_body: str
+    error_kind: str | None
+    error: str | None
+    #: The delivery's state after this attempt: ``success``, ``pending`` (a retry at
+    #: ``next_attempt_at``) or ``failed``.
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error_kind is None
+
+
+def record_attempts(
+    session: Session, owner: str, records: Sequence[AttemptRecord], now: datetime
+) -> None:
+    """Store attempts, move their deliveries on, count them in their webhooks' statistics.
+
+    Three statements whatever the batch size. The caller commits.
+    """
+    if not records:
+        return
+    session.execute(
+        insert(_attempts),
+        [
+            {
+                "delivery_id": item.delivery_id,
+                "attempt_number": item.attempt_number,
+                "started_at": item.started_at,
+                "duration_ms": item.duration_ms,
+                "request_headers": dict(item.request_headers),
+                "response_status": item.response_status,
+                "response_body": item.response_body,
+                "error_kind": item.error_kind,
+                "error": None if item.error is None else item.error[:1000],
+            }
+            for item in records
+        ],
+    )
+    t = _deliveries
+    session.connection().execute(
+        update(t)
+        .where(t.c.id == bindparam("b_id"), t.c.lease_owner == bindparam("b_owner"))
+        .values(
+            status=bindparam("b_status"),
+            attempt_count=bindparam("b_attempts", type_=Integer),
+            next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+            response_status=bindparam("b_response", type_=Integer),
+            last_error=bindparam("b_error"),
+            completed_at=bindparam("b_completed", type_=UTCDateTime()),
+            updated_at=bindparam("b_now", type_=UTCDateTime()),
+            lease_owner=None,
+            lease_expires_at=None,
+        ),
+        [
+            {
+                "b_id": item.delivery_id,
+                "b_owner": owner,
+                "b_status": item.status,
+                "b_attempts": item.attempt_number,
+                "b_next": item.next_attempt_at if item.status == "pending" else None,
+                "b_response": item.response_status,
+                "b_error": None if item.error is None else item.error[:1000],
+                "b_completed": None if item.status == "pending" else now,
+                "b_now": now,
+            }
+            for item in records
+        ],
+    )
+    _count_calls(session, records)
+
+
+def _count_calls(session: Session, records: Sequence[AttemptRecord]) -> None:
+    by_webhook: dict[uuid.UUID, list[AttemptRecord]] = {}
+    for item in records:
+        by_webhook.setdefault(item.webhook_id, []).append(item)
+    params: list[dict[str, Any]] = []
+    # In id order: concurrent workers then lock webhook rows in the same order (no deadlock).
+    for webhook_id, items in sorted(by_webhook.items(), key=lambda pair: pair[0]):
+        items.sort(key=lambda item: item.started_at)
+        successes = sum(1 for item in items if item.succeeded)
+        last_success = max(
+            (index for index, item in enumerate(items) if item.succeeded), default=None
+        )
+        failures_after = items[(last_success + 1) if last_success is not None else 0 :]
+        params.append(
+            {
+                "b_id": webhook_id,
+                "b_total": len(items),
+                "b_ok": successes,
+                "b_failed": len(items) - successes,
+                "b_last": items[-1].started_at,
+                # A success in this batch resets failing_since to the first failure after it
+                # (or None); otherwise it keeps its value or starts at this batch's first one.
+                "b_reset": last_success is not None,
+                "b_failing": failures_after[0].started_at if failures_after else None,
+            }
+        )
+    w = _webhooks
+    last = bindparam("b_last", type_=UTCDateTime())
+    failing = bindparam("b_failing", type_=UTCDateTime())
+    session.connection().execute(
+        update(w)
+        .where(w.c.id == bindparam("b_id"))
+        .values(
+            total_calls=w.c.total_calls + bindparam("b_total", type_=Integer),
+            successful_calls=w.c.successful_calls + bindparam("b_ok", type_=Integer),
+            failed_calls=w.c.failed_calls + bindparam("b_failed", type_=Integer),
+            last_triggered_at=case(
+                (or_(w.c.last_triggered_at.is_(None), w.c.last_triggered_at < last), last),
+                else_=w.c.last_triggered_at,
+            ),
+            failing_since=case(
+                (bindparam("b_reset", type_=Boolean), failing),
+                else_=func.coalesce(w.c.failing_since, failing),
+            ),
+        ),
+        params,
+    )
+
+
+def renew_leases(
+    session: Session, owner: str, delivery_ids: Collection[uuid.UUID], until: datetime
+) -> int:
+    """Extend ``owner``'s leases on ``delivery_ids``; returns how many it still held."""
+    if not delivery_ids:
+        return 0
+    result = session.execute(
+        update(_deliveries)
+        .where(_deliveries.c.id.in_(list(delivery_ids)), _deliveries.c.lease_owner == owner)
+        .values(lease_expires_at=until)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def release_leases(session: Session, owner: str) -> int:
+    """Give back every lease ``owner`` holds (graceful shutdown): the deliveries stay pending
+    and any worker takes them at once."""
+    result = session.execute(
+        update(_deliveries)
+        .where(_deliveries.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def postpone(
+    session: Session, owner: str, delivery_ids: Collection[uuid.UUID], until: datetime
+) -> None:
+    """Release ``owner``'s leases on ``delivery_ids`` and make them due at ``until`` without
+    counting an attempt (the worker could not even build the request, e.g. a key mismatch)."""
+    if not delivery_ids:
+        return
+    session.execute(
+        update(_deliveries)
+        .where(_deliveries.c.id.in_(list(delivery_ids)), _deliveries.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None, next_attempt_at=until)
+    )
+
+
+def next_due_at(session: Session, now: datetime) -> datetime | None:
+    """When the earliest pending delivery not yet due becomes due (the retry timer)."""
+    return session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            and_(Delivery.status == "pending", Delivery.next_attempt_at > now)
+        )
+    )
