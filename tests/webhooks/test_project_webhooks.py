@@ -506,6 +506,7 @@ def test_redeliver_resets_a_failed_delivery(admin: Actor, project: dict[str, Any
     body = response.json()
     assert body["id"] == str(delivery["id"])
     assert body["status"] == "pending" and body["completed_at"] is None
+    assert body["response_status"] is None and body["last_error"] is None
     assert body["next_attempt_at"] is not None
     assert len(body["attempts"]) == 4  # the history stays
     [row] = db.deliveries(hook["id"])

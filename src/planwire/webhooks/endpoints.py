@@ -186,7 +186,7 @@ def patch_project_webhook(
     config: Config,
 ) -> ProjectWebhookOut:
     project = project_for(session, user, project_id, ADMIN)
-    webhook = service.project_webhook(session, project.id, webhook_id)
+    webhook = service.project_webhook(session, project.id, webhook_id, lock=True)
     service.update_webhook(
         session, config=config, webhook=webhook, changes=data.model_dump(exclude_unset=True)
     )
@@ -198,9 +198,8 @@ def delete_project_webhook(
     project_id: uuid.UUID, webhook_id: uuid.UUID, session: SessionDep, user: CurrentUser
 ) -> Response:
     project = project_for(session, user, project_id, ADMIN)
-    service.delete_webhook(
-        session, webhook=service.project_webhook(session, project.id, webhook_id)
-    )
+    webhook = service.project_webhook(session, project.id, webhook_id, lock=True)
+    service.delete_webhook(session, webhook=webhook)
     return Response(status_code=204)
 
 
@@ -238,7 +237,7 @@ def send_project_test(
     data: Annotated[WebhookTestRequest | None, Body()] = None,
 ) -> DeliveryOut:
     project = project_for(session, user, project_id, ADMIN)
-    webhook = service.project_webhook(session, project.id, webhook_id)
+    webhook = service.project_webhook(session, project.id, webhook_id, lock=True)
     request = data or WebhookTestRequest()
     event = request.event or (webhook.events[0] if webhook.events else "task.updated")
     delivery, _ = service.send_test(session, webhook=webhook, event_type=event, data=request.data)
@@ -259,7 +258,7 @@ def redeliver_project_delivery(
     user: CurrentUser,
 ) -> DeliveryOut:
     project = project_for(session, user, project_id, ADMIN)
-    webhook = service.project_webhook(session, project.id, webhook_id)
+    webhook = service.project_webhook(session, project.id, webhook_id, lock=True)
     delivery = service.redeliver(session, webhook=webhook, delivery_id=delivery_id)
     return _deliveries_out(session, [delivery])[0]
 
@@ -368,7 +367,7 @@ def put_account_webhook(
     config: Config,
 ) -> AccountWebhookOut:
     require_org_admin(user)
-    webhook = service.account_webhook(session, user.organization_id, webhook_id)
+    webhook = service.account_webhook(session, user.organization_id, webhook_id, lock=True)
     service.update_webhook(
         session,
         config=config,
@@ -382,7 +381,8 @@ def put_account_webhook(
 def delete_account_webhook(webhook_id: str, session: SessionDep, user: CurrentUser) -> Response:
     require_org_admin(user)
     service.delete_webhook(
-        session, webhook=service.account_webhook(session, user.organization_id, webhook_id)
+        session,
+        webhook=service.account_webhook(session, user.organization_id, webhook_id, lock=True),
     )
     return Response(status_code=204)
 
@@ -393,7 +393,7 @@ def pause_account_webhook(
 ) -> AccountWebhookOut:
     """New events are not delivered and scheduled retries wait until it is resumed."""
     require_org_admin(user)
-    webhook = service.account_webhook(session, user.organization_id, webhook_id)
+    webhook = service.account_webhook(session, user.organization_id, webhook_id, lock=True)
     service.set_active(webhook, active=False)
     return _account_out(webhook)
 
@@ -404,7 +404,7 @@ def resume_account_webhook(
 ) -> AccountWebhookOut:
     """Also re-enables a webhook that was disabled automatically after failing too long."""
     require_org_admin(user)
-    webhook = service.account_webhook(session, user.organization_id, webhook_id)
+    webhook = service.account_webhook(session, user.organization_id, webhook_id, lock=True)
     service.set_active(webhook, active=True)
     return _account_out(webhook)
 

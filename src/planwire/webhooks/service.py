@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from planwire.config import Settings
@@ -245,32 +245,31 @@ def delete_webhook(session: Session, *, webhook: Webhook) -> None:
     session.flush()
 
 
-def project_webhook(session: Session, project_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
-    webhook = session.scalar(
-        select(Webhook).where(Webhook.id == webhook_id, Webhook.project_id == project_id)
-    )
+def project_webhook(
+    session: Session, project_id: uuid.UUID, webhook_id: uuid.UUID, *, lock: bool = False
+) -> Webhook:
+    """The webhook of the project; ``lock`` serialises concurrent changes (PostgreSQL)."""
+    query = select(Webhook).where(Webhook.id == webhook_id, Webhook.project_id == project_id)
+    webhook = session.scalar(query.with_for_update() if lock else query)
     if webhook is None:
         raise NotFound(f"Webhook {webhook_id} not found.")
     return webhook
 
 
-def account_webhook(session: Session, organization_id: int, webhook_id: str) -> Webhook:
+def account_webhook(
+    session: Session, organization_id: int, webhook_id: str, *, lock: bool = False
+) -> Webhook:
     """An account webhook (no project) of the organization, by its id as the API shows it."""
     try:
         parsed = uuid.UUID(webhook_id)
     except ValueError:
-        parsed = None
-    webhook = (
-        session.scalar(
-            select(Webhook).where(
-                Webhook.id == parsed,
-                Webhook.organization_id == organization_id,
-                Webhook.project_id.is_(None),
-            )
-        )
-        if parsed is not None
-        else None
+        raise NotFound(f"Webhook {webhook_id} not found.") from None
+    query = select(Webhook).where(
+        Webhook.id == parsed,
+        Webhook.organization_id == organization_id,
+        Webhook.project_id.is_(None),
     )
+    webhook = session.scalar(query.with_for_update() if lock else query)
     if webhook is None:
         raise NotFound(f"Webhook {webhook_id} not found.")
     return webhook
@@ -345,6 +344,8 @@ def redeliver(session: Session, *, webhook: Webhook, delivery_id: uuid.UUID) -> 
     delivery.status = "pending"
     delivery.next_attempt_at = now
     delivery.completed_at = None
+    delivery.response_status = None  # the failed outcome stays in the attempts
+    delivery.last_error = None
     delivery.lease_owner = None
     delivery.lease_expires_at = None
     delivery.updated_at = now
@@ -381,7 +382,7 @@ def attempts_of(
     return result
 
 
-def deliveries_query(webhook: Webhook, status: str | None = None) -> Any:
+def deliveries_query(webhook: Webhook, status: str | None = None) -> Select[Delivery]:
     """Deliveries of ``webhook``, newest first."""
     query = select(Delivery).where(Delivery.webhook_id == webhook.id)
     if status is not None:
