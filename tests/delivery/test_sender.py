@@ -325,5 +325,7 @@ def test_outcome_constructors_classify_like_the_sender() -> None:
     assert Outcome.for_status(200).succeeded
     assert Outcome.for_status(302).error_kind == "redirect"
     assert Outcome.for_status(404, reason="Not Found").error == "HTTP 404 Not Found"
+    long_reason = Outcome.for_status(500, reason="Very\tlong " * 300).error
+    assert long_reason is not None and len(long_reason) == 500 and "\t" not in long_reason
     failure = Outcome.for_error("dns", "DNS lookup failed")
     assert (failure.status, failure.error_kind, failure.succeeded) == (None, "dns", False)

@@ -64,6 +64,9 @@ ErrorKind = Literal[
 ]
 
 DEFAULT_TIMEOUT = 30.0
+#: Outcome.error is one line of at most this many characters (the receiver chooses the
+#: reason phrase of its status line, so it is cut too).
+_MAX_ERROR_LENGTH = 500
 DEFAULT_RESPONSE_BODY_LIMIT = 64 * 1024
 #: Retry-After values above this (one day) are read as this.
 _RETRY_AFTER_CEILING = 86400.0
@@ -106,7 +109,7 @@ class Outcome:
         if 200 <= status <= 299:
             return cls(status, body_excerpt, None, None, duration_ms, retry_after)
         kind: ErrorKind = "redirect" if 300 <= status <= 399 else "http"
-        text = f"HTTP {status} {reason}".rstrip()
+        text = f"HTTP {status} {' '.join(reason.split())}".rstrip()[:_MAX_ERROR_LENGTH]
         if kind == "redirect":
             text += " (redirects are not followed)"
         return cls(status, body_excerpt, kind, text, duration_ms, retry_after)
@@ -208,9 +211,6 @@ def _retry_after(value: str | None) -> float | None:
 
 def _excerpt(chunks: list[bytes]) -> str:
     return b"".join(chunks).decode("utf-8", "replace").replace("\x00", "\ufffd")
-
-
-_MAX_ERROR_LENGTH = 500
 
 
 def _describe(exc: BaseException) -> str:
