@@ -153,7 +153,7 @@ def compute_cpm(network: Network) -> CpmResult:
     try:
         passes = _graph.cpm_passes(prep)
     except _graph.Cyclic:
-        cycle = _graph.cycle_in(prep.n, prep.pred.tolist(), prep.succ.tolist())
+        cycle = find_cycle(prep.n, network.link_pred, network.link_succ)
         assert cycle is not None
         raise CycleError(cycle) from None
     es, ls = passes.es, passes.ls
