@@ -15,6 +15,7 @@ from planwire.db import make_engine, make_session_factory
 from planwire.errors import install_error_handlers
 from planwire.projects.endpoints import router as projects_router
 from planwire.tasks.endpoints import router as tasks_router
+from planwire.ui.endpoints import router as ui_router
 from planwire.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """Planwire keeps projects (tasks, dependencies, a CPM schedule, critical-chain
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(auth_router)
     app.include_router(projects_router)
     app.include_router(tasks_router)
+    app.include_router(ui_router)  # web UI at /ui (pages and its static files)
     app.include_router(webhooks_router)
 
     @app.get("/health", tags=["health"], summary="Liveness")
