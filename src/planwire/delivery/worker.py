@@ -50,9 +50,10 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,26 +122,41 @@ class _Job:
 
 
 class _SecretCache:
-    """Decrypted secrets per webhook, refreshed when the stored ciphertext changes (a rotation
-    rewrites it). Bounded; thread-safe (filled from the claiming thread)."""
+    """Decrypted secrets per webhook, refreshed when the stored ciphertext changes (every
+    change of the secrets re-seals it). Bounded; thread-safe (filled from the claiming thread).
 
-    def __init__(self, box: SecretBox) -> None:
-        self._box = box
-        self._items: OrderedDict[uuid.UUID, tuple[str, list[str]]] = OrderedDict()
+    During a ``standard`` rotation the list holds the new secret and the previous one; the
+    previous one signs only for ``rotation_grace`` after the token was sealed, as
+    :func:`planwire.webhooks.service.signing_secrets` rules for the API.
+    """
+
+    def __init__(self, key: bytes, rotation_grace: timedelta) -> None:
+        self._box = SecretBox(key)
+        self._fernet = Fernet(key)
+        self._grace = rotation_grace
+        self._items: OrderedDict[uuid.UUID, tuple[str, list[str], datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, webhook: WebhookSnapshot) -> list[str]:
+    def get(self, webhook: WebhookSnapshot, now: datetime) -> list[str]:
+        ciphertext = webhook.secrets_ciphertext
         with self._lock:
             cached = self._items.get(webhook.id)
-            if cached is not None and cached[0] == webhook.secrets_ciphertext:
+            if cached is not None and cached[0] == ciphertext:
                 self._items.move_to_end(webhook.id)
-                return cached[1]
-        secrets = self._box.open(webhook.secrets_ciphertext)
-        with self._lock:
-            self._items[webhook.id] = (webhook.secrets_ciphertext, secrets)
-            self._items.move_to_end(webhook.id)
-            while len(self._items) > _SECRET_CACHE_SIZE:
-                self._items.popitem(last=False)
+        if cached is None or cached[0] != ciphertext:
+            secrets = self._box.open(ciphertext)
+            sealed_at = datetime.fromtimestamp(
+                self._fernet.extract_timestamp(ciphertext.encode()), UTC
+            )
+            cached = (ciphertext, secrets, sealed_at)
+            with self._lock:
+                self._items[webhook.id] = cached
+                self._items.move_to_end(webhook.id)
+                while len(self._items) > _SECRET_CACHE_SIZE:
+                    self._items.popitem(last=False)
+        _, secrets, sealed_at = cached
+        if len(secrets) > 1 and now - sealed_at >= self._grace:
+            return secrets[:1]
         return secrets
 
 
@@ -177,7 +193,10 @@ class DeliveryWorker:
         self.shutdown_grace = shutdown_grace
         self._engine = engine
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
-        self._secrets = _SecretCache(SecretBox(load_key(settings)))
+        # Imported here: the webhooks service imports this module (for redact_headers).
+        from planwire.webhooks.service import ROTATION_GRACE
+
+        self._secrets = _SecretCache(load_key(settings), ROTATION_GRACE)
         self._own_sender = sender is None
         self._sender: Sender = sender or HttpSender(
             TargetPolicy(
@@ -345,12 +364,13 @@ class DeliveryWorker:
     def _claim_and_prepare(
         self, limit: int, room: dict[uuid.UUID, int]
     ) -> tuple[ClaimedBatch, list[_Job], list[uuid.UUID]]:
+        now = utcnow()
         with self._sessions() as session, session.begin():
             batch = repository.claim_due(
                 session,
                 self.owner,
                 limit,
-                utcnow(),
+                now,
                 lease_seconds=self.settings.lease_seconds,
                 room=room,
                 default_room=self._per_endpoint,
@@ -360,7 +380,7 @@ class DeliveryWorker:
         for delivery in batch.deliveries:
             webhook = batch.webhooks[delivery.webhook_id]
             try:
-                secrets = self._secrets.get(webhook)
+                secrets = self._secrets.get(webhook, now)
             except ConfigError as exc:
                 log.error("webhook %s: %s", webhook.id, exc)
                 undecryptable.append(delivery.id)
