@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,14 +27,41 @@ Authenticate with `Authorization: Bearer <token>`. Every route under `/api/` ans
 without its trailing slash. Lists are paginated with `?page=` and `?page_size=`."""
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    *,
+    run_worker: bool = False,
+    worker_options: dict[str, Any] | None = None,
+) -> FastAPI:
+    """The application. ``run_worker`` runs the delivery worker in the app's event loop for
+    the app's lifetime (``planwire serve``; ``worker_options`` are keyword arguments of
+    :class:`~planwire.delivery.worker.DeliveryWorker`); without it deliveries wait for a
+    ``planwire worker`` process."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.sqlalchemy_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not run_worker:
+            yield
+            return
+        from planwire.delivery.worker import DeliveryWorker
+
+        worker = DeliveryWorker(app.state.settings, app.state.engine, **(worker_options or {}))
+        app.state.worker = worker
+        await worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+
     app = FastAPI(
         title="Planwire",
         version=__version__,
         description=DESCRIPTION,
         redirect_slashes=False,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine

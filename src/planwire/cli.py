@@ -99,9 +99,52 @@ def serve(
                 title="Planwire first run",
             )
         )
-    application = create_app(settings, engine)
+    application = create_app(settings, engine, run_worker=not no_worker)
     console.print(f"Planwire {__version__} on http://{host}:{port}  (docs: /docs, UI: /ui)")
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run only the delivery worker (scale-out: any number of them on PostgreSQL).
+
+    Stops gracefully on Ctrl-C or SIGTERM: no new claims, in-flight attempts finish or are
+    handed back to the other workers.
+    """
+    import asyncio
+    import logging
+    import signal
+
+    from planwire.delivery.worker import DeliveryWorker
+    from planwire.secrets_store import load_key
+
+    settings = settings_or_exit()
+    try:
+        load_key(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    engine = prepared_engine(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        delivery_worker = DeliveryWorker(settings, engine)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await delivery_worker.start()
+        console.print(
+            f"Planwire {__version__} delivery worker {delivery_worker.owner} on "
+            f"{engine.url.render_as_string(hide_password=True)}"
+        )
+        try:
+            await stop.wait()
+        finally:
+            console.print("stopping: finishing in-flight deliveries")
+            await delivery_worker.stop()
+
+    asyncio.run(main())
+    engine.dispose()
 
 
 @db_app.command("upgrade")
@@ -177,6 +220,12 @@ def token_create(
         session.commit()
     # Plain stdout so scripts can capture it: TOKEN=$(planwire token create --email …)
     sys.stdout.write(clear + "\n")
+
+
+# Developer experience (planwire.devx): plan import, local receiver, demo, webhook operations.
+from planwire.devx.cli import import_command  # noqa: E402
+
+app.command("import")(import_command)
 
 
 def main() -> None:
