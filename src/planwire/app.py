@@ -14,6 +14,7 @@ from planwire.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
 from planwire.auth.endpoints import router as auth_router
 from planwire.config import Settings, get_settings
 from planwire.db import make_engine, make_session_factory
+from planwire.devx.endpoints import router as import_router
 from planwire.errors import install_error_handlers
 from planwire.projects.endpoints import router as projects_router
 from planwire.tasks.endpoints import router as tasks_router
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(projects_router)
     app.include_router(tasks_router)
+    app.include_router(import_router)
     app.include_router(ui_router)  # web UI at /ui (pages and its static files)
     app.include_router(webhooks_router)
 
