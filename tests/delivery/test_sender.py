@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -153,10 +154,30 @@ async def test_connection_refused(sender: HttpSender) -> None:
     assert outcome.error is not None and "refused" in outcome.error.lower()
 
 
-async def test_dns_failure(sender: HttpSender) -> None:
-    outcome = await sender.send("http://no-such-host.invalid/hook", BODY, HEADERS)
+class NoSuchHost(AbstractResolver):
+    """A resolver at the edge that knows no name: DNS failures without a packet leaving the
+    machine (the system resolver would ask the network's nameserver)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_dns_failure() -> None:
+    resolver = NoSuchHost()
+    async with HttpSender(PRIVATE_OK, timeout=2.0, resolver=resolver) as sender:
+        outcome = await sender.send("http://no-such-host.invalid/hook", BODY, HEADERS)
     assert (outcome.status, outcome.error_kind) == (None, "dns")
-    assert outcome.error is not None and outcome.error.startswith("DNS lookup failed")
+    assert outcome.error == "DNS lookup failed: Name or service not known"
+    assert resolver.asked == ["no-such-host.invalid"]
 
 
 async def test_keep_alive_connection_is_reused(receiver: Receiver, sender: HttpSender) -> None:

@@ -263,7 +263,9 @@ class HttpSender(Sender):
     then keeps its status. At most ``response_body_limit`` bytes of the response are read; if
     more follow, the connection is closed rather than drained, so a huge response costs
     neither memory nor time. Redirects are never followed. ``ssl_context`` replaces the
-    system's trust store (tests with their own CA).
+    system's trust store (tests with their own CA). ``resolver`` replaces the system
+    resolver (aiohttp's threaded ``getaddrinfo``) under the SSRF check: every address it
+    returns is still checked against the policy (tests answer names without DNS traffic).
 
     The aiohttp session is created on first use, in the running event loop.
     """
@@ -277,6 +279,7 @@ class HttpSender(Sender):
         limit_per_host: int = 32,
         response_body_limit: int = DEFAULT_RESPONSE_BODY_LIMIT,
         ssl_context: ssl.SSLContext | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -286,6 +289,7 @@ class HttpSender(Sender):
         self._limit_per_host = limit_per_host
         self._body_limit = response_body_limit
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -293,7 +297,7 @@ class HttpSender(Sender):
             connector = aiohttp.TCPConnector(
                 limit=self._limit,
                 limit_per_host=self._limit_per_host,
-                resolver=GuardedResolver(self._policy),
+                resolver=GuardedResolver(self._policy, self._resolver),
                 ssl=self._ssl,
             )
             self._session = aiohttp.ClientSession(
