@@ -208,3 +208,73 @@ class _ImportProgress:
         self.save_task = self.progress.add_task(
             f"Creating {tasks} tasks and {links} links, recalculating", total=None
         )
+
+
+def listen_command(
+    secret: Annotated[
+        list[str],
+        typer.Option(
+            help="The webhook's secret (repeat it during a secret rotation).",
+            envvar="PLANWIRE_LISTEN_SECRET",
+        ),
+    ],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8787,
+    format: Annotated[
+        str | None,
+        typer.Option(help="trueppm, exepron or standard (default: from the signature header)."),
+    ] = None,
+    status: Annotated[
+        int,
+        typer.Option(
+            min=200,
+            max=599,
+            help="Status to answer verified deliveries with (e.g. 500 to watch retries).",
+        ),
+    ] = 200,
+    compact: Annotated[
+        bool, typer.Option("--compact", help="One line per delivery, without the body.")
+    ] = False,
+) -> None:
+    """Receive webhooks locally: verify each delivery's signature, print it, answer 2xx."""
+    import asyncio
+    import signal
+
+    from planwire.cli import fail
+    from planwire.devx.listen import FORMATS, Listener, print_received
+
+    if format is not None and format not in FORMATS:
+        fail(f"--format must be one of: {', '.join(FORMATS)}")
+    if any(not s for s in secret):
+        fail("--secret must not be empty")
+
+    async def main() -> None:
+        listener = Listener(
+            secret,
+            format=format,
+            status=status,
+            port=port,
+            on_delivery=lambda r: print_received(console, r, show_body=not compact),
+        )
+        try:
+            await listener.start()
+        except OSError as exc:
+            fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        expecting = format or "any format (recognised by its signature header)"
+        console.print(
+            f"[bold]Listening[/] on {listener.url} for {expecting}; verified deliveries get "
+            f"{status}, bad signatures 401. Ctrl-C to stop.\n"
+            "Register this URL as a webhook with the same secret; Planwire delivers to "
+            "127.0.0.1 only with PLANWIRE_ALLOW_PRIVATE_TARGETS=true (development).",
+            highlight=False,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await listener.stop()
+            console.print(f"stopped after {len(listener.received)} requests")
+
+    asyncio.run(main())
