@@ -213,7 +213,14 @@ def test_documented_test_events(admin: Actor, db: Db) -> None:
     assert [entry["event"] for entry in logs] == ["task.red", "project.started"]
     assert logs[0]["id"] == second.json()["id"]
 
-    for body in ({"event": "nope"}, {}, {"event": "task.red", "data": [1]}, {"evnt": "x"}):
+    for body in (
+        {"event": "nope"},
+        {},
+        {"event": "task.red", "data": [1]},
+        {"evnt": "x"},
+        {"event": "task.red", "data": {"taskName": "nul\u0000"}},
+        {"event": "task.red", "data": {"nested": [{"k\u0000": 1}]}},
+    ):
         refused = admin.post(f"/api/v1/webhooks/{hook['id']}/test", json=body)
         assert refused.status_code == 422, (body, refused.text)
     assert len(db.deliveries(hook["id"])) == 2
@@ -283,6 +290,10 @@ def test_omitted_secret_and_events(admin: Actor) -> None:
         ({"isActive": "true"}, "isActive"),
         ({"is_active": True}, "is_active"),
         ({"name": "n" * 201}, "name"),
+        ({"name": "Prod\u0000"}, "name"),
+        ({"url": "https://api.yourapp.com/\u0000"}, "url"),
+        ({"headers": {"X-Custom-Header": "a\u0000"}}, "headers"),
+        ({"secret": "secret-with-\u0000-nul"}, "secret"),
     ],
 )
 def test_refused_input(admin: Actor, db: Db, body: dict[str, Any], field: str) -> None:

@@ -50,6 +50,27 @@ def _schedule(value: list[float] | None) -> list[float] | None:
     return None if value is None else list(validate_retry_schedule(value))
 
 
+def _printable(value: str) -> str:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_nul(value: Any) -> Any:
+    """JSON the database can store: PostgreSQL refuses NUL (``\\u0000``) in text and JSONB."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
 EventList = Annotated[
     list[Annotated[str, Field(max_length=64)]],
     Field(
@@ -92,7 +113,12 @@ RetrySchedule = Annotated[
     ),
     AfterValidator(_schedule),
 ]
-Name = Annotated[str, Field(max_length=200)]
+Name = Annotated[str, Field(max_length=200), AfterValidator(_printable)]
+EventData = Annotated[
+    dict[str, Any] | None,
+    Field(description="The event's data; defaults to the catalog's example."),
+    AfterValidator(_no_nul),
+]
 
 _NOT_NULL = "may be omitted but not null"
 
@@ -171,7 +197,7 @@ class WebhookTestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: str | None = None
-    data: dict[str, Any] | None = None
+    data: EventData = None
 
     @field_validator("event")
     @classmethod
@@ -294,7 +320,7 @@ class AccountWebhookList(BaseModel):
 
 class AccountWebhookTestRequest(_CamelInput):
     event: str
-    data: dict[str, Any] | None = None
+    data: EventData = None
 
     @field_validator("event")
     @classmethod
