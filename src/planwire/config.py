@@ -7,11 +7,13 @@ traceback: the CLI catches :class:`ConfigError` and prints its message.
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 
 class ConfigError(Exception):
@@ -28,7 +30,8 @@ class Settings(BaseSettings):
         "beside the SQLite database is created and used.",
     )
     allow_private_targets: bool = False
-    allowed_target_networks: list[str] = Field(default_factory=list)
+    #: From the environment: a JSON list (``["10.0.0.0/8"]``) or comma-separated networks.
+    allowed_target_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     https_only_targets: bool = False
     delivery_timeout: float = Field(default=30.0, gt=0, le=600)
     worker_concurrency: int = Field(default=256, ge=1, le=10_000)
@@ -46,6 +49,18 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
+
+    @field_validator("allowed_target_networks", mode="before")
+    @classmethod
+    def _network_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("is neither a JSON list nor comma-separated networks") from None
+        return [item.strip() for item in value.split(",") if item.strip()]
 
     @field_validator("allowed_target_networks")
     @classmethod
@@ -84,8 +99,10 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
+        field = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
         raise ConfigError(f"invalid setting PLANWIRE_{field.upper()}: {first['msg']}") from None
+    except SettingsError as exc:  # a value the environment source cannot even decode
+        raise ConfigError(f"invalid setting: {' '.join(str(exc).split())}") from None
 
 
 @lru_cache(maxsize=1)
