@@ -248,9 +248,10 @@ def compute_critical_chain(
     and completed tasks keep their fixed dates and are booked on their resource first.
 
     The critical chain is then walked back from the task with the latest levelled finish (ties:
-    lowest index): at each step the next task is one whose precedence link or resource hand-over
-    ends exactly where the current task starts (the one starting earliest; ties: precedence
-    before resource, then lowest index). The walk stops at a task nothing binds.
+    latest start, so a closing milestone ends the chain, then lowest index): at each step the
+    next task is one whose precedence link or resource hand-over ends exactly where the current
+    task starts (the one starting earliest; ties: precedence before resource, then lowest
+    index). The walk stops at a task nothing binds.
 
     Buffers are sized over their chain's tasks with ``method``: ``cut_and_paste`` is half the
     chain's planned duration rounded half up, ``rse`` is the square root of the sum of
@@ -502,7 +503,8 @@ def _walk_chain(
     holder = [task for task in range(n - 1, -1, -1) if resource_of[task] >= 0 and span[task] > 0]
     keys = zip(map(resource_of.__getitem__, holder), map(finish.__getitem__, holder), strict=True)
     handover = dict(zip(keys, holder, strict=True))
-    current = finish.index(max(finish))
+    # The latest finish; among ties the latest start, so a closing milestone ends the chain.
+    current = max(range(n), key=lambda task: (finish[task], start[task], -task))
     chain = [current]
     seen = {current}
     while True:
