@@ -20,7 +20,7 @@ from planwire.config import ConfigError, Settings, load_settings
 from planwire.delivery.sender import HttpSender
 from planwire.delivery.ssrf import TargetPolicy
 from planwire.webhooks.models import Webhook
-from tests.conftest import TEST_SECRET_KEY, Actor
+from tests.conftest import Actor
 from tests.delivery.test_worker import all_finished, attempts_of, await_until, running
 from tests.reliability.helpers import (
     StaticResolver,
@@ -174,27 +174,6 @@ def test_a_public_name_resolving_to_an_internal_address_is_refused(
 
 
 # --- the settings that opt in -----------------------------------------------------------------
-
-
-@pytest.fixture
-def env_settings(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Any:
-    """Settings read from PLANWIRE_* environment variables, as the processes read them."""
-
-    def read(**variables: str) -> Settings:
-        for name in (
-            "ALLOW_PRIVATE_TARGETS",
-            "ALLOWED_TARGET_NETWORKS",
-            "HTTPS_ONLY_TARGETS",
-        ):
-            monkeypatch.delenv(f"PLANWIRE_{name}", raising=False)
-        monkeypatch.setenv("PLANWIRE_DATABASE_URL", db_url)
-        monkeypatch.setenv("PLANWIRE_SECRET_KEY", TEST_SECRET_KEY)
-        monkeypatch.setenv("PLANWIRE_DELIVERY_TIMEOUT", "2")
-        for name, value in variables.items():
-            monkeypatch.setenv(f"PLANWIRE_{name}", value)
-        return load_settings()
-
-    return read
 
 
 def _deliver_one(
