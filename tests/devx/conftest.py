@@ -92,6 +92,28 @@ class Spawned:
             f"waited {timeout} s for {what or 'a line'}:\n" + "\n".join(self.lines)
         )
 
+    def wait_for_count(
+        self, check: Callable[[str], bool], count: int, timeout: float = WAIT, what: str = ""
+    ) -> list[str]:
+        """Wait until ``count`` lines pass ``check``; returns them."""
+        found: list[str] = []
+
+        def enough(line: str) -> bool:
+            if check(line):
+                found.append(line)
+            return len(found) >= count
+
+        for line in list(self.lines):
+            if enough(line):
+                return found
+        seen = len(self.lines)
+        self.lines, earlier = [], self.lines
+        try:
+            self.wait_for(enough, timeout, what or f"{count} lines")
+        finally:
+            self.lines = earlier[:seen] + self.lines
+        return found
+
     def json_lines(self) -> list[dict[str, Any]]:
         result = []
         for line in self.lines:
