@@ -79,7 +79,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
-        if exc.status_code == 404 and detail == "Not Found":
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body it could not decode (bad UTF-8, nesting too deep).
+            detail = "Malformed JSON body: the request body could not be parsed as JSON."
+        elif exc.status_code == 404 and detail == "Not Found":
             detail = "No such route."
         elif exc.status_code == 405:
             detail = "Method not allowed on this route."

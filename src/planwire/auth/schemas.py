@@ -8,8 +8,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from planwire.api.types import NoNul
+
 Email = Annotated[
-    str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["a@b.co"])
+    str,
+    NoNul,
+    Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["a@b.co"]),
 ]
 
 
@@ -17,7 +21,7 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, NoNul, Field(min_length=1, max_length=200)]
     password: Annotated[str, Field(min_length=8, max_length=200)] | None = None
     is_org_admin: bool = False
 
@@ -36,7 +40,7 @@ class UserOut(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] = "api"
+    name: Annotated[str, NoNul, Field(min_length=1, max_length=200)] = "api"
 
 
 class TokenOut(BaseModel):

@@ -8,16 +8,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from planwire.api.types import NoNul, NotBool
+
 ProjectStatus = Literal["Planning", "Active", "Frozen", "Complete", "Cancelled"]
 BufferMethod = Literal["cut_and_paste", "rse"]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Threshold = Annotated[float, Field(ge=0, le=1000)]
+Name = Annotated[str, NoNul, Field(min_length=1, max_length=200)]
+Threshold = Annotated[float, NotBool, Field(ge=0, le=1000, allow_inf_nan=False)]
 
 
 class Calendar(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    working_days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+    working_days: list[Annotated[int, NotBool, Field(ge=0, le=6)]] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4],
         description="Working weekdays, Monday = 0.",
         min_length=1,
@@ -37,7 +39,7 @@ class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    description: str = Field(default="", max_length=5000)
+    description: Annotated[str, NoNul] = Field(default="", max_length=5000)
     start_date: date | None = Field(default=None, description="Defaults to today.")
     target_end_date: date | None = None
     status_date: date | None = Field(default=None, description="The 'now' of execution.")
@@ -59,7 +61,7 @@ class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    description: str | None = Field(default=None, max_length=5000)
+    description: Annotated[str, NoNul] | None = Field(default=None, max_length=5000)
     status: ProjectStatus | None = None
     start_date: date | None = None
     target_end_date: date | None = None
@@ -70,7 +72,16 @@ class ProjectUpdate(BaseModel):
     yellow_threshold: Threshold | None = None
     red_threshold: Threshold | None = None
 
-    @field_validator("name", "status", "start_date", "calendar", "buffer_method")
+    @field_validator(
+        "name",
+        "description",
+        "status",
+        "start_date",
+        "calendar",
+        "buffer_method",
+        "yellow_threshold",
+        "red_threshold",
+    )
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -120,13 +131,15 @@ class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: uuid.UUID
-    role: Annotated[int, Field(ge=1, le=4, description="1 Viewer, 2 Member, 3 Manager, 4 Admin")]
+    role: Annotated[
+        int, NotBool, Field(ge=1, le=4, description="1 Viewer, 2 Member, 3 Manager, 4 Admin")
+    ]
 
 
 class MemberUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: Annotated[int, Field(ge=1, le=4)]
+    role: Annotated[int, NotBool, Field(ge=1, le=4)]
 
 
 class MemberOut(BaseModel):

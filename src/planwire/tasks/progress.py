@@ -17,7 +17,12 @@ from typing import Any
 
 
 class ProgressError(ValueError):
-    """The requested progress contradicts itself; the message names the fields."""
+    """The requested progress contradicts itself: ``field`` is the field to correct."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +72,10 @@ def reconcile(current: Progress, changes: dict[str, Any], today: date) -> Progre
 
     if status == "NotStarted":
         if percent not in (None, 0):
-            raise ProgressError("percent_complete must be 0 for a NotStarted task")
-        if changes.get("actual_start") or changes.get("actual_finish"):
-            raise ProgressError("a NotStarted task has no actual_start or actual_finish")
+            raise ProgressError("percent_complete", "must be 0 for a NotStarted task")
+        for field in ("actual_start", "actual_finish"):
+            if changes.get(field):
+                raise ProgressError(field, "a NotStarted task has no actual_start or actual_finish")
         if remaining is None:
             keep = current.status == "NotStarted" and "duration" not in changes
             remaining = current.remaining_duration if keep else duration
@@ -78,14 +84,14 @@ def reconcile(current: Progress, changes: dict[str, Any], today: date) -> Progre
     if status == "InProgress":
         if duration == 0:
             raise ProgressError(
-                "status: a milestone (duration 0) is either NotStarted or Completed"
+                "status", "a milestone (duration 0) is either NotStarted or Completed"
             )
         if percent is not None and percent >= 100:
-            raise ProgressError("percent_complete must be below 100 for an InProgress task")
+            raise ProgressError("percent_complete", "must be below 100 for an InProgress task")
         if remaining == 0:
-            raise ProgressError("remaining_duration must be above 0 for an InProgress task")
+            raise ProgressError("remaining_duration", "must be above 0 for an InProgress task")
         if changes.get("actual_finish"):
-            raise ProgressError("an InProgress task has no actual_finish")
+            raise ProgressError("actual_finish", "an InProgress task has no actual_finish")
         if remaining is None:
             if percent is not None:
                 remaining = max(1, math.ceil(duration * (100 - percent) / 100))
@@ -100,11 +106,11 @@ def reconcile(current: Progress, changes: dict[str, Any], today: date) -> Progre
 
     # Completed
     if percent is not None and percent != 100:
-        raise ProgressError("percent_complete must be 100 for a Completed task")
+        raise ProgressError("percent_complete", "must be 100 for a Completed task")
     if remaining not in (None, 0):
-        raise ProgressError("remaining_duration must be 0 for a Completed task")
+        raise ProgressError("remaining_duration", "must be 0 for a Completed task")
     actual_finish = actual_finish or today
     actual_start = actual_start or actual_finish
     if actual_finish < actual_start:
-        raise ProgressError("actual_finish must not be before actual_start")
+        raise ProgressError("actual_finish", "must not be before actual_start")
     return Progress(duration, 0, 100.0, status, actual_start, actual_finish)

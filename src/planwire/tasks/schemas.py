@@ -8,14 +8,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from planwire.api.types import NoNul, NotBool
+
 TaskStatus = Literal["NotStarted", "InProgress", "Completed"]
 LinkType = Literal["FS", "SS", "FF", "SF"]
 MAX_DAYS = 100_000
-Days = Annotated[int, Field(ge=0, le=MAX_DAYS, description="Working days.")]
-Lag = Annotated[int, Field(ge=-MAX_DAYS, le=MAX_DAYS, description="Working days, may be < 0.")]
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Name = Annotated[str, Field(min_length=1, max_length=500)]
-Resource = Annotated[str, Field(max_length=200)]
+Days = Annotated[int, NotBool, Field(ge=0, le=MAX_DAYS, description="Working days.")]
+Lag = Annotated[
+    int, NotBool, Field(ge=-MAX_DAYS, le=MAX_DAYS, description="Working days, may be < 0.")
+]
+Percent = Annotated[float, NotBool, Field(ge=0, le=100, allow_inf_nan=False)]
+Name = Annotated[str, NoNul, Field(min_length=1, max_length=500)]
+Resource = Annotated[str, NoNul, Field(max_length=200)]
 
 
 class TaskFields(BaseModel):
@@ -34,6 +38,14 @@ class TaskFields(BaseModel):
     start_no_earlier_than: date | None = None
     actual_start: date | None = None
     actual_finish: date | None = None
+
+    @field_validator("remaining_duration", "percent_complete", "status")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Null means nothing for these: omit them to have them derived.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
 
 class TaskCreate(TaskFields):

@@ -55,12 +55,14 @@ def _record(session: Session, project: Project, type: str, data: Any) -> None:
     )
 
 
-def _check_assignee(session: Session, project: Project, assignee_id: uuid.UUID | None) -> None:
+def _check_assignee(
+    session: Session, project: Project, assignee_id: uuid.UUID | None, where: str = ""
+) -> None:
     if (
         assignee_id is not None
         and get_user_in_org(session, assignee_id, project.organization_id) is None
     ):
-        raise Unprocessable(f"assignee_id: no user {assignee_id} in this organization")
+        raise Unprocessable(f"{where}assignee_id: no user {assignee_id} in this organization")
 
 
 def _progress_of(task: Task) -> progress.Progress:
@@ -89,12 +91,13 @@ def _reconcile(
     try:
         return progress.reconcile(current, changes, status_date(project))
     except progress.ProgressError as exc:
-        raise Unprocessable(f"{where}{exc}") from None
+        raise Unprocessable(f"{where}{exc.field}: {exc.message}") from None
 
 
 def build_task(session: Session, project: Project, data: TaskCreate, *, where: str = "") -> Task:
-    """A new task from ``data`` (not yet added to the session)."""
-    _check_assignee(session, project, data.assignee_id)
+    """A new task from ``data`` (not yet added to the session); ``where`` prefixes the field
+    names of errors (``tasks.3.``)."""
+    _check_assignee(session, project, data.assignee_id, where)
     fields = data.model_dump(exclude_unset=True, exclude={"ref"})
     state = _reconcile(
         progress.initial(data.duration),
@@ -235,7 +238,14 @@ def delete_task(session: Session, *, project: Project, task: Task) -> None:
 def _task_in_project(session: Session, project: Project, task_id: uuid.UUID, field: str) -> Task:
     task = session.get(Task, task_id)
     if task is None or task.project_id != project.id:
-        hint = " (links across projects are not allowed)" if task is not None else ""
+        # Name the rule only for a task of the same organization: another organization's task
+        # must be indistinguishable from one that does not exist.
+        same_organization = (
+            task is not None
+            and session.scalar(select(Project.organization_id).where(Project.id == task.project_id))
+            == project.organization_id
+        )
+        hint = " (links across projects are not allowed)" if same_organization else ""
         raise Unprocessable(f"{field}: no task {task_id} in this project{hint}")
     return task
 
@@ -308,7 +318,7 @@ def bulk_import(
     for index, item in enumerate(data.tasks):
         if item.ref in by_ref:
             raise Unprocessable(f"tasks.{index}.ref: duplicate ref {item.ref!r}")
-        task = build_task(session, project, item, where=f"tasks.{index}: ")
+        task = build_task(session, project, item, where=f"tasks.{index}.")
         by_ref[item.ref] = task
         created.append((item.ref, task))
     session.add_all([task for _, task in created])
