@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from planwire.auth import service as auth_service
 from planwire.auth.models import User
-from planwire.errors import Forbidden, NotFound, Unauthorized
+from planwire.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from planwire.projects.models import Project, ProjectMember
+from planwire.scheduling import service as scheduling
 from planwire.uow import UnitOfWork
 
 VIEWER, MEMBER, MANAGER, ADMIN = 1, 2, 3, 4
@@ -26,7 +27,9 @@ def get_uow(request: Request) -> Iterator[UnitOfWork]:
         yield uow
 
 
-def get_session(uow: Annotated[UnitOfWork, Depends(get_uow)]) -> Session:
+# scope="function": commit (or roll back) before the response is sent, so a client never gets
+# a 2xx for a transaction that then fails to commit, nor reads a state older than its own write.
+def get_session(uow: Annotated[UnitOfWork, Depends(get_uow, scope="function")]) -> Session:
     return uow.session
 
 
@@ -85,6 +88,19 @@ def project_for(
             f"you are {ROLE_NAMES[role]}."
         )
     return project
+
+
+def recalculate_now(session: Session) -> None:
+    """Recalculate the projects this request changed now, so that the answer carries the new
+    schedule. A schedule that would end after the last representable date is refused."""
+    try:
+        scheduling.recalculate_marked(session)
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "out of range" not in str(exc):
+            raise
+        raise Unprocessable(
+            "The schedule would end after 9999-12-31: shorten durations or lags, or move dates."
+        ) from exc
 
 
 def require_org_admin(user: User) -> None:

@@ -47,12 +47,17 @@ def create_user(data: UserCreate, session: SessionDep, user: CurrentUser) -> Use
     return UserOut.model_validate(created)
 
 
-@router.get("/tokens/", response_model=list[TokenOut], tags=["tokens"], summary="Your tokens")
-def list_tokens(session: SessionDep, user: CurrentUser) -> list[TokenOut]:
-    rows = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
-    ).all()
-    return [TokenOut.model_validate(t) for t in rows]
+@router.get("/tokens/", response_model=Page[TokenOut], tags=["tokens"], summary="Your tokens")
+def list_tokens(
+    request: Request, session: SessionDep, user: CurrentUser, paging: Paging
+) -> Page[TokenOut]:
+    query = (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.created_at, ApiToken.id)
+    )
+    count, rows = paginate_query(session, query, paging)
+    return make_page(request, paging, count, [TokenOut.model_validate(t) for t in rows])
 
 
 @router.post("/tokens/", response_model=TokenCreated, status_code=201, tags=["tokens"])

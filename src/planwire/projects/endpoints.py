@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from planwire.api.deps import ADMIN, MANAGER, VIEWER, CurrentUser, SessionDep, project_for
+from planwire.api.deps import (
+    ADMIN,
+    MANAGER,
+    VIEWER,
+    CurrentUser,
+    SessionDep,
+    project_for,
+    recalculate_now,
+)
 from planwire.auth.models import User
 from planwire.pagination import Page, PageParams, make_page, page_params, paginate_query
 from planwire.projects import service
@@ -43,7 +51,7 @@ def list_projects(
 @router.post("/", response_model=ProjectOut, status_code=201, summary="Create a project")
 def create_project(data: ProjectCreate, session: SessionDep, user: CurrentUser) -> ProjectOut:
     project = service.create_project(session, user=user, data=data)
-    scheduling.recalculate_marked(session)
+    recalculate_now(session)
     return service.to_out(project)
 
 
@@ -58,7 +66,7 @@ def patch_project(
 ) -> ProjectOut:
     project = project_for(session, user, project_id, MANAGER, lock=True)
     service.update_project(session, user=user, project=project, data=data)
-    scheduling.recalculate_marked(session)
+    recalculate_now(session)
     return service.to_out(project)
 
 
@@ -79,7 +87,7 @@ def get_schedule(project_id: uuid.UUID, session: SessionDep, user: CurrentUser) 
 def recalculate(project_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     project = project_for(session, user, project_id, MANAGER, lock=True)
     scheduling.mark_for_recalculation(session, project)
-    scheduling.recalculate_marked(session)
+    recalculate_now(session)
     return scheduling.schedule_view(session, project)
 
 
@@ -91,7 +99,7 @@ def record_baseline(
 ) -> dict[str, Any]:
     project = project_for(session, user, project_id, MANAGER, lock=True)
     scheduling.mark_for_baseline(session, project)
-    scheduling.recalculate_marked(session)
+    recalculate_now(session)
     return scheduling.schedule_view(session, project)
 
 
@@ -120,10 +128,13 @@ def _member_out(member: ProjectMember, email: str, name: str) -> MemberOut:
     return MemberOut(user_id=member.user_id, email=email, name=name, role=member.role)
 
 
-@router.get("/{project_id}/members/", response_model=list[MemberOut], tags=["members"])
-def list_members(project_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> list[MemberOut]:
+@router.get("/{project_id}/members/", response_model=Page[MemberOut], tags=["members"])
+def list_members(
+    project_id: uuid.UUID, request: Request, session: SessionDep, user: CurrentUser, paging: Paging
+) -> Page[MemberOut]:
     project = project_for(session, user, project_id, VIEWER)
-    return [_member_out(m, u.email, u.name) for m, u in service.list_members(session, project)]
+    count, rows = service.list_members(session, project, paging)
+    return make_page(request, paging, count, [_member_out(m, u.email, u.name) for m, u in rows])
 
 
 @router.post("/{project_id}/members/", response_model=MemberOut, status_code=201, tags=["members"])

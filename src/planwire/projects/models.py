@@ -43,7 +43,8 @@ class Project(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by the service when the project's own fields change, not by a recalculation.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # The last schedule, as computed by the scheduling service.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)

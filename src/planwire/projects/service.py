@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from planwire.auth.models import User
@@ -15,6 +15,7 @@ from planwire.db import utcnow
 from planwire.errors import Conflict, NotFound, Unprocessable
 from planwire.events import payloads
 from planwire.events import service as events
+from planwire.pagination import PageParams
 from planwire.projects.models import Project, ProjectMember
 from planwire.projects.schemas import (
     BufferStatusOut,
@@ -180,14 +181,21 @@ def delete_project(session: Session, *, project: Project) -> None:
     session.delete(project)
 
 
-def list_members(session: Session, project: Project) -> list[tuple[ProjectMember, User]]:
+def list_members(
+    session: Session, project: Project, paging: PageParams
+) -> tuple[int, list[tuple[ProjectMember, User]]]:
+    """One page of the members with their users, by email, and how many there are in all."""
+    query = select(ProjectMember).where(ProjectMember.project_id == project.id)
+    count = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.execute(
         select(ProjectMember, User)
         .join(User, User.id == ProjectMember.user_id)
         .where(ProjectMember.project_id == project.id)
         .order_by(User.email)
+        .limit(paging.page_size)
+        .offset(paging.offset)
     ).all()
-    return [(member, user) for member, user in rows]
+    return int(count or 0), [(member, user) for member, user in rows]
 
 
 def add_member(
