@@ -60,7 +60,7 @@ def test_the_time_axis_covers_every_bar_with_a_margin() -> None:
     g = charts.gantt(plan(), project_start=MON)
     last = max(bar.right for bar in g.bars)
     assert g.width >= last + g.day_width
-    assert g.height == HEADER_HEIGHT + 4 * ROW_HEIGHT + 8
+    assert g.height == HEADER_HEIGHT + 4 * ROW_HEIGHT + charts.FOOTER_HEIGHT
     assert charts.day_width_for(10) == charts.MAX_DAY_WIDTH
     assert charts.day_width_for(100_000) == charts.MIN_DAY_WIDTH
     assert charts.day_width_for(90) == pytest.approx(10.0)

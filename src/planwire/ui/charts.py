@@ -25,6 +25,7 @@ LABEL_WIDTH = 220.0
 ROW_HEIGHT = 28.0
 BAR_HEIGHT = 16.0
 HEADER_HEIGHT = 40.0
+FOOTER_HEIGHT = 18.0  # room for the status line's label under the rows
 ARROW_GAP = 8.0
 MILESTONE_RADIUS = 7.0
 TIMELINE_TARGET = 900.0
@@ -354,7 +355,7 @@ def gantt(
     arrow_list = [arrow for link in links if (arrow := _arrow(link, anchors, chain)) is not None]
 
     width = x_of(origin, dw, end) + RIGHT_PAD
-    height = HEADER_HEIGHT + max(rows, 1) * ROW_HEIGHT + 8
+    height = HEADER_HEIGHT + max(rows, 1) * ROW_HEIGHT + FOOTER_HEIGHT
     status_line = (
         DayLine(x_of(origin, dw, status_date), status_label, status_date)
         if status_date is not None
@@ -505,7 +506,7 @@ def _non_working_bands(
 # Buffer bars
 # ---------------------------------------------------------------------------------------------
 
-BUFFER_BAR_WIDTH = 320.0
+BUFFER_BAR_WIDTH = 420.0
 BUFFER_MIN_WIDTH = 60.0
 
 

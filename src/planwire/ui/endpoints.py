@@ -478,7 +478,7 @@ def _webhook_form_page(
         families=integrations.event_families(),
         formats=integrations.FORMATS,
         default_schedules={
-            fmt: integrations.default_schedule(fmt) for fmt, _, _ in integrations.FORMATS
+            fmt: integrations.default_schedule(fmt) for fmt, *_ in integrations.FORMATS
         },
     )
     return render(

@@ -44,10 +44,10 @@ from planwire.webhooks.schemas import (
 DELIVERIES_PER_PAGE = 20
 BODY_EXCERPT = 2000
 BLANK_HEADER_ROWS = 2
-FORMATS = (
-    ("trueppm", "TruePPM", "X-TruePPM-Signature: sha256=<hex>; retries on any non-2xx"),
-    ("exepron", "Exepron", "X-Exepron-Signature: <hex>; retries on 5xx and network errors"),
-    ("standard", "Standard Webhooks", "webhook-signature: v1,<base64>; whsec_ secrets"),
+FORMATS = (  # value, label, signature header, what is retried
+    ("trueppm", "TruePPM", "X-TruePPM-Signature: sha256=<hex>", "any non-2xx, network errors"),
+    ("exepron", "Exepron", "X-Exepron-Signature: <hex>", "5xx, timeouts, network errors"),
+    ("standard", "Standard Webhooks", "webhook-signature: v1,<base64>", "5xx, 408/409/425/429"),
 )
 # The account schemas read camelCase; their errors name fields by alias.
 _ALIASES = {"retrySchedule": "retry_schedule", "isActive": "is_active"}
