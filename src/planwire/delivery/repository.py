@@ -15,11 +15,18 @@ Claiming (:func:`claim_due`), in one transaction:
 
 Four statements per batch whatever its size; no per-delivery query.
 
-Recording (:func:`record_attempts`), in one transaction per batch of finished attempts: one
-multi-row insert of attempt rows, one executemany update of the deliveries (guarded by
-``lease_owner`` so a worker that lost its lease cannot overwrite the new owner's state), one
-executemany update of the webhooks' statistics, which are increments done by the database
-(``total_calls = total_calls + :n``) so concurrent workers never lose a count.
+Recording (:func:`record_attempts`), in one transaction per batch of finished attempts, four
+statements whatever its size:
+
+1. an executemany update of the webhooks' statistics, in webhook id order (concurrent workers
+   and the API, which locks a webhook before deleting it, take the locks in the same order),
+   as increments done by the database (``total_calls = total_calls + :n``), so concurrent
+   workers never lose a count;
+2. a select locking the batch's deliveries that still exist (a webhook deleted while its
+   request was in flight takes its deliveries with it);
+3. a multi-row insert of the attempt rows;
+4. an executemany update of the deliveries, guarded by ``lease_owner`` so a worker that lost
+   its lease cannot overwrite the new owner's state.
 
 Statistics: one call per HTTP attempt (first tries, retries, test deliveries and attempts that
 got no response alike). ``successful_calls`` counts 2xx answers, ``failed_calls`` everything
@@ -252,8 +259,23 @@ def record_attempts(
 ) -> None:
     """Store attempts, move their deliveries on, count them in their webhooks' statistics.
 
-    Three statements whatever the batch size. The caller commits.
+    Four statements whatever the batch size. The webhooks are updated first, in id order: the
+    lock order of the API, which locks a webhook before deleting it with its deliveries.
+    Attempts of deliveries deleted meanwhile (their webhook was deleted while the request was
+    in flight) are then left out: the rows that remain are locked, so a concurrent delete
+    cannot slip in between. The caller commits.
     """
+    if not records:
+        return
+    _count_calls(session, records)
+    present = set(
+        session.scalars(
+            select(Delivery.id)
+            .where(Delivery.id.in_([item.delivery_id for item in records]))
+            .with_for_update()
+        )
+    )
+    records = [item for item in records if item.delivery_id in present]
     if not records:
         return
     session.execute(
@@ -303,7 +325,6 @@ def record_attempts(
             for item in records
         ],
     )
-    _count_calls(session, records)
 
 
 def _count_calls(session: Session, records: Sequence[AttemptRecord]) -> None:

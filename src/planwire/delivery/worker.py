@@ -55,6 +55,7 @@ from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from planwire import __version__
@@ -508,18 +509,32 @@ class DeliveryWorker:
                 await self._record(batch)
 
     async def _record(self, batch: list[AttemptRecord]) -> None:
+        """Record ``batch``; keep trying while the database is unreachable. A batch the
+        database refuses (a record it cannot store) is recorded one by one, and a record
+        refused alone is dropped with an error in the log: its lease expires and the
+        delivery is attempted again, rather than blocking every other result."""
         tries = 0
         while True:
             tries += 1
             try:
                 await self._db(repository.record_attempts, self.owner, batch, utcnow())
                 break
-            except Exception:
+            except (OperationalError, InterfaceError, TimeoutError, ConnectionError):
                 if self._stopping and tries >= 3:
                     log.exception("could not record %d attempts; giving up", len(batch))
                     break
                 log.exception("recording %d attempts failed; trying again", len(batch))
                 await asyncio.sleep(DB_RETRY_SECONDS)
+            except Exception:
+                if len(batch) == 1:
+                    log.exception("could not record the attempt of %s", batch[0].delivery_id)
+                    break
+                log.exception(
+                    "a batch of %d attempts was refused; recording one by one", len(batch)
+                )
+                for item in batch:
+                    await self._record([item])
+                return
         for item in batch:
             self._unrecorded.discard(item.delivery_id)
         if any(item.status == "pending" for item in batch):
