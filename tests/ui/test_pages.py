@@ -701,3 +701,61 @@ def test_htmx_helpers_and_static_files(people: People, client: Any) -> None:
     assert client.get("/ui/static/planwire.css").headers["content-type"].startswith("text/css")
     assert client.get("/ui/static/../app.py").status_code == 404
     assert client.get("/ui/static/nope.js").status_code == 404
+
+
+def test_a_schedule_past_9999_is_a_form_error_and_writes_nothing(
+    people: People, planned_project: dict[str, Any], engine: Engine
+) -> None:
+    admin = people["org_admin"]
+    url = f"/ui/projects/{planned_project['id']}/tasks"
+    before = count(engine, Task)
+    response = admin.post(
+        url, {"name": "Far away", "duration": "400", "start_no_earlier_than": "9999-06-01"}
+    )
+    assert response.status_code == 422
+    assert "9999-12-31" in response.text
+    assert count(engine, Task) == before
+
+
+def test_a_disabled_webhook_shows_why_and_can_be_re_enabled(
+    people: People, planned_project: dict[str, Any], hook: dict[str, Any], engine: Engine
+) -> None:
+    from planwire.db import utcnow
+
+    reason = "Failing for 120 hours (last error: HTTP 500)"
+    with engine.begin() as connection:
+        connection.execute(
+            update(Webhook).values(is_active=False, disabled_at=utcnow(), disabled_reason=reason)
+        )
+    admin = people["admin"]
+    listing = admin.get(f"/ui/projects/{planned_project['id']}/integrations").text
+    assert "wh-disabled" in listing and reason in listing
+    page = admin.get(hook["page"]).text
+    assert "Disabled automatically" in page and reason in page and "Re-enable" in page
+    viewer_page = people["viewer"].get(hook["page"]).text
+    assert reason in viewer_page and "Re-enable" not in viewer_page
+    admin.post(hook["page"] + "/resume")
+    with engine.connect() as connection:
+        row = connection.execute(select(Webhook.is_active, Webhook.disabled_at)).one()
+    assert row.is_active and row.disabled_at is None
+
+
+def test_the_delivery_log_is_paginated_newest_first(
+    people: People, planned_project: dict[str, Any], hook: dict[str, Any], org_admin: Actor
+) -> None:
+    test_url = f"/api/v1/projects/{planned_project['id']}/webhooks/{hook['id']}/test/"
+    for _ in range(21):
+        assert org_admin.post(test_url, json={"event": "task.created"}).status_code == 202
+    viewer = people["viewer"]
+    first = viewer.get(hook["page"]).text
+    assert "22 deliveries" in first
+    assert first.count('class="delivery"') == 20
+    assert "Page 1 of 2" in first and "?page=2" in first
+    assert 'hx-trigger="every 2s"' in first  # pending deliveries: the log refreshes itself
+    second = viewer.get(hook["page"] + "?page=2").text
+    assert second.count('class="delivery"') == 2
+    assert "Page 2 of 2" in second
+    assert 'data-status="failed"' in second  # the oldest, failed one is last
+    failed_only = viewer.get(hook["page"] + "?status=failed").text
+    assert failed_only.count('class="delivery"') == 1
+    assert viewer.get(hook["page"] + "?status=bogus").status_code == 400

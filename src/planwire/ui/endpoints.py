@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -21,14 +21,21 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from planwire.api.deps import ADMIN, MANAGER, MEMBER, ROLE_NAMES, VIEWER, project_for
+from planwire.api.deps import (
+    ADMIN,
+    MANAGER,
+    MEMBER,
+    ROLE_NAMES,
+    VIEWER,
+    project_for,
+    recalculate_now,
+)
 from planwire.auth import service as auth_service
 from planwire.auth.models import User
 from planwire.errors import ApiError, NotFound, Unprocessable
 from planwire.projects import service as projects
 from planwire.projects.models import Project, ProjectMember
 from planwire.projects.schemas import ProjectCreate, ProjectUpdate
-from planwire.scheduling import service as scheduling
 from planwire.tasks import service as tasks_service
 from planwire.tasks.models import Dependency, Task
 from planwire.tasks.schemas import DependencyCreate, TaskCreate, TaskUpdate
@@ -58,6 +65,7 @@ STATIC_FILES = {
     "favicon.svg": "image/svg+xml",
 }
 PROJECTS_PER_PAGE = 50
+T = TypeVar("T")
 
 
 @contextmanager
@@ -107,10 +115,9 @@ def login_page(request: Request, next: str = "") -> Response:
 
 @router.post("/login")
 def login(request: Request, form: Form) -> Response:
-    email, password, token = forms.text(form, "email"), forms.text(form, "password"), ""
-    raw_token = form.get("token")
-    if isinstance(raw_token, str):
-        token = raw_token.strip()
+    email, token = forms.text(form, "email"), forms.text(form, "token")
+    password = form.get("password")  # as typed: spaces may be part of it
+    password = password if isinstance(password, str) else ""
     target = safe_next(forms.text(form, "next"))
     with unit_of_work(request) as uow:
         if token:
@@ -202,6 +209,19 @@ def projects_page(
         return _projects_page(request, uow.session, user, page)
 
 
+def _apply(action: Callable[[], T], db: Session, form_name: str, values: dict[str, Any]) -> T:
+    """Run a service ``action`` and recalculate now (as the API endpoints do), turning the
+    refusals (409, 422: a cycle, a schedule past 9999) into a problem shown on the form."""
+    try:
+        result = action()
+        recalculate_now(db)
+    except ApiError as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        raise forms.from_api_error(exc, form_name, values) from None
+    return result
+
+
 PROJECT_FIELDS = (
     "name",
     "description",
@@ -222,13 +242,12 @@ def create_project(request: Request, form: Form) -> Response:
             data = forms.validate(
                 ProjectCreate, forms.given(form, PROJECT_FIELDS), "project", values
             )
-            try:
-                project = projects.create_project(uow.session, user=user, data=data)
-                scheduling.recalculate_marked(uow.session)
-            except ApiError as exc:
-                if exc.status_code not in (409, 422):
-                    raise
-                raise forms.from_api_error(exc, "project", values) from None
+            project = _apply(
+                lambda: projects.create_project(uow.session, user=user, data=data),
+                uow.session,
+                "project",
+                values,
+            )
             project_id = project.id
     except FormProblem as problem:
         with unit_of_work(request) as uow:
@@ -281,18 +300,6 @@ def change_status(request: Request, project_id: uuid.UUID, form: Form) -> Respon
     except FormProblem as problem:
         return _project_page(request, project_id, problem)
     return redirect(request, f"/ui/projects/{project_id}", f"The project is now {new_status}.")
-
-
-def _apply(action: Any, db: Session, form_name: str, values: dict[str, Any]) -> None:
-    """Run a service ``action`` and recalculate (as the API endpoints do), turning the
-    service's refusals (409, 422) into a problem shown on the form."""
-    try:
-        action()
-        scheduling.recalculate_marked(db)
-    except ApiError as exc:
-        if exc.status_code not in (409, 422):
-            raise
-        raise forms.from_api_error(exc, form_name, values) from None
 
 
 TASK_FIELDS = ("name", "duration", "safe_duration", "resource", "start_no_earlier_than")
@@ -397,7 +404,7 @@ def delete_task(request: Request, task_id: uuid.UUID, form: Form) -> Response:
         task, project = _task_and_project(uow.session, user, task_id, MEMBER)
         name, project_id = task.name, project.id
         tasks_service.delete_task(uow.session, project=project, task=task)
-        scheduling.recalculate_marked(uow.session)
+        recalculate_now(uow.session)
     return redirect(request, f"/ui/projects/{project_id}", f"Task “{name}” deleted.")
 
 
@@ -414,7 +421,7 @@ def delete_link(request: Request, dependency_id: uuid.UUID, form: Form) -> Respo
             raise NotFound(f"Link {dependency_id} not found.") from None
         project_id = project.id
         tasks_service.delete_dependency(uow.session, project=project, dependency=link)
-        scheduling.recalculate_marked(uow.session)
+        recalculate_now(uow.session)
     return redirect(request, f"/ui/projects/{project_id}", "Link deleted.")
 
 
