@@ -76,7 +76,7 @@ from planwire.delivery.ssrf import TargetPolicy
 from planwire.secrets_store import SecretBox, load_key
 from planwire.webhooks import fanout
 
-__all__ = ["USER_AGENT", "DeliveryWorker", "redact_headers"]
+__all__ = ["REDACTED", "USER_AGENT", "DeliveryWorker", "public_webhook_id", "redact_headers"]
 
 log = logging.getLogger("planwire.delivery")
 
@@ -229,8 +229,6 @@ class DeliveryWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._main: asyncio.Task[None] | None = None
         self._recorder: asyncio.Task[None] | None = None
-        #: Called (in the loop) after each recorded batch: tests and the demo watch progress.
-        self.on_recorded: Callable[[list[AttemptRecord]], None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -539,8 +537,6 @@ class DeliveryWorker:
             self._unrecorded.discard(item.delivery_id)
         if any(item.status == "pending" for item in batch):
             self._wake.set()  # a retry was scheduled: re-arm the timer
-        if self.on_recorded is not None:
-            self.on_recorded(batch)
 
     # --- leases, wake-ups, maintenance ---------------------------------------------------------
 
