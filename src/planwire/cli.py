@@ -223,10 +223,11 @@ def token_create(
 
 
 # Developer experience (planwire.devx): plan import, local receiver, demo, webhook operations.
-from planwire.devx.cli import import_command, listen_command  # noqa: E402
+from planwire.devx.cli import demo_command, import_command, listen_command  # noqa: E402
 
 app.command("import")(import_command)
 app.command("listen")(listen_command)
+app.command("demo")(demo_command)
 
 
 def main() -> None:

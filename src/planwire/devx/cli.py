@@ -278,3 +278,29 @@ def listen_command(
             console.print(f"stopped after {len(listener.received)} requests")
 
     asyncio.run(main())
+
+
+def demo_command(
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Keep the server up afterwards (Ctrl-C).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for the server (0: any free port).")] = 0,
+    bodies: Annotated[
+        bool, typer.Option(help="Print the body of the most telling deliveries.")
+    ] = True,
+    pause: Annotated[
+        float, typer.Option(min=0, max=60, help="Seconds to pause between simulated days.")
+    ] = 0.5,
+) -> None:
+    """Show the whole job: a demo project, a webhook to a built-in receiver, simulated
+    progress, and every verified delivery printed live (on a throwaway database)."""
+    import asyncio
+
+    from planwire.devx.demo import run_demo
+
+    try:
+        asyncio.run(
+            run_demo(console, keep_running=keep_running, port=port, show_bodies=bodies, pause=pause)
+        )
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down; the temporary files are gone
+        console.print("demo stopped")
