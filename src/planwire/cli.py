@@ -228,6 +228,9 @@ from planwire.devx.cli import demo_command, import_command, listen_command  # no
 app.command("import")(import_command)
 app.command("listen")(listen_command)
 app.command("demo")(demo_command)
+from planwire.devx.webhooks_cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main() -> None:
