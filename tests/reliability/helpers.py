@@ -46,27 +46,28 @@ def register_project_hook(
     project_id: str,
     url: str,
     *,
-    headers: Mapping[str, str] | None = None,
+    auth: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> Any:
-    """POST a project webhook; returns the response (the caller checks its status)."""
+    """POST a project webhook; returns the response (the caller checks its status). Through
+    another client than the actor's, ``auth`` are the actor's headers."""
     body = {"url": url, "secret": "project-hook-secret", **fields}
     if isinstance(actor, Actor):
         return actor.post(project_hooks(project_id), json=body)
-    return actor.post(project_hooks(project_id), json=body, headers=dict(headers or {}))
+    return actor.post(project_hooks(project_id), json=body, headers=dict(auth or {}))
 
 
 def register_account_hook(
     actor: Actor | TestClient,
     url: str,
     *,
-    headers: Mapping[str, str] | None = None,
+    auth: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> Any:
     body = {"name": "hook", "url": url, "secret": "account-hook-secret", **fields}
     if isinstance(actor, Actor):
         return actor.post(account_hooks(), json=body)
-    return actor.post(account_hooks(), json=body, headers=dict(headers or {}))
+    return actor.post(account_hooks(), json=body, headers=dict(auth or {}))
 
 
 def strict(settings: Settings, **changes: Any) -> Settings:

@@ -156,9 +156,7 @@ def _build(actor: Actor, make_actor: ActorFactory, label: str) -> World:
         )
     )
     token = ok(actor.get("/api/v1/tokens/"))["results"][0]["id"]
-    project_hook = ok(
-        register_project_hook(actor, project, f"http://127.0.0.1:9/{marker}", headers=None)
-    )["id"]
+    project_hook = ok(register_project_hook(actor, project, f"http://127.0.0.1:9/{marker}"))["id"]
     account_hook = ok(register_account_hook(actor, f"http://127.0.0.1:9/{marker}"))["id"]
     project_delivery = ok(actor.post(project_hooks(project, project_hook, "test")))["id"]
     account_delivery = ok(

@@ -115,8 +115,8 @@ def test_internal_targets_are_refused_at_registration_through_both_apis(
     wrong: list[str] = []
     for url, reason in REFUSED:
         attempts = {
-            "project POST": register_project_hook(strict_client, pid, url, headers=admin.headers),
-            "account POST": register_account_hook(strict_client, url, headers=admin.headers),
+            "project POST": register_project_hook(strict_client, pid, url, auth=admin.headers),
+            "account POST": register_account_hook(strict_client, url, auth=admin.headers),
             "project PATCH": strict_client.patch(
                 project_hooks(pid, existing_project_hook["id"]),
                 json={"url": url},
@@ -161,15 +161,15 @@ def test_a_public_name_resolving_to_an_internal_address_is_refused(
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     url = "https://intranet.example.com/hook"
     for response in (
-        register_project_hook(strict_client, project["id"], url, headers=admin.headers),
-        register_account_hook(strict_client, url, headers=admin.headers),
+        register_project_hook(strict_client, project["id"], url, auth=admin.headers),
+        register_account_hook(strict_client, url, auth=admin.headers),
     ):
         assert _refusal(response) == (
             "url: intranet.example.com resolves to 10.20.30.40, a private address; "
             "webhooks cannot be sent there"
         )
     public = "https://public.example.com/hook"
-    created = register_account_hook(strict_client, public, headers=admin.headers)
+    created = register_account_hook(strict_client, public, auth=admin.headers)
     assert created.status_code == 201, created.text
 
 
@@ -182,7 +182,7 @@ def _deliver_one(
     """Register a project webhook to the receiver through an app with ``settings``, send it a
     test event, and deliver it with a worker built from the same settings."""
     with TestClient(create_app(settings, engine, run_worker=True)) as client:
-        created = register_project_hook(client, pid, receiver.url("/opt-in"), headers=admin.headers)
+        created = register_project_hook(client, pid, receiver.url("/opt-in"), auth=admin.headers)
         assert created.status_code == 201, created.text
         hook = created.json()
         sent = client.post(project_hooks(pid, hook["id"], "test"), headers=admin.headers)
@@ -199,7 +199,7 @@ def test_allow_private_targets_setting_opts_in(
     assert refused_by_default.allow_private_targets is False
     with TestClient(create_app(refused_by_default, engine)) as client:
         response = register_project_hook(
-            client, project["id"], receiver.url("/x"), headers=admin.headers
+            client, project["id"], receiver.url("/x"), auth=admin.headers
         )
         assert "loopback" in _refusal(response)
 
@@ -217,7 +217,7 @@ def test_allow_private_targets_setting_opts_in(
             ("http://0.0.0.0/", "unspecified"),
         ]:
             refusal = _refusal(
-                register_account_hook(client, url, headers=admin.headers),
+                register_account_hook(client, url, auth=admin.headers),
             )
             assert reason in refusal, refusal
 
@@ -237,7 +237,7 @@ def test_allowed_target_networks_setting_opts_in_exactly_those_networks(
     assert settings.allowed_target_networks == ["127.0.0.0/8", "10.9.0.0/16"]
     _deliver_one(settings, engine, admin, project["id"], receiver)
     with TestClient(create_app(settings, engine)) as client:
-        inside = register_account_hook(client, "http://10.9.8.7/", headers=admin.headers)
+        inside = register_account_hook(client, "http://10.9.8.7/", auth=admin.headers)
         assert inside.status_code == 201, inside.text
         for url, reason in [
             ("http://10.10.0.1/", "private"),
@@ -245,7 +245,7 @@ def test_allowed_target_networks_setting_opts_in_exactly_those_networks(
             ("http://192.168.0.1/", "private"),
             ("http://169.254.169.254/", "cloud metadata"),
         ]:
-            assert reason in _refusal(register_account_hook(client, url, headers=admin.headers))
+            assert reason in _refusal(register_account_hook(client, url, auth=admin.headers))
 
 
 def test_a_bad_allowed_target_networks_setting_is_one_clear_line(
@@ -269,12 +269,12 @@ def test_https_only_targets_setting(
     with TestClient(create_app(settings, engine)) as client:
         for response in (
             register_project_hook(
-                client, project["id"], "http://127.0.0.1:9/x", headers=admin.headers
+                client, project["id"], "http://127.0.0.1:9/x", auth=admin.headers
             ),
-            register_account_hook(client, "http://127.0.0.1:9/x", headers=admin.headers),
+            register_account_hook(client, "http://127.0.0.1:9/x", auth=admin.headers),
         ):
             assert _refusal(response) == "url: the webhook URL must use https"
-        accepted = register_account_hook(client, "https://127.0.0.1:9/x", headers=admin.headers)
+        accepted = register_account_hook(client, "https://127.0.0.1:9/x", auth=admin.headers)
         assert accepted.status_code == 201, accepted.text
 
 
@@ -343,7 +343,7 @@ async def test_dns_rebinding_is_refused_at_connect_time(
     with monkeypatch.context() as patch:
         patch.setattr(socket, "getaddrinfo", registration_dns)
         with TestClient(create_app(strict_settings, engine)) as client:
-            created = register_project_hook(client, pid, url, headers=admin.headers)
+            created = register_project_hook(client, pid, url, auth=admin.headers)
             assert created.status_code == 201, created.text  # public at registration
     hook = created.json()
     assert admin.post(project_hooks(pid, hook["id"], "test")).status_code == 202
