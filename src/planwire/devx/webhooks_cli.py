@@ -264,19 +264,18 @@ def _wait_for(delivery_id: uuid.UUID, wait: float) -> dict[str, Any]:
 
     engine = prepared_engine(settings_or_exit())
     deadline = time.monotonic() + wait
+    query = select(
+        Delivery.status, Delivery.response_status, Delivery.attempt_count, Delivery.last_error
+    ).where(Delivery.id == delivery_id)
     try:
+        first = None
         while True:
             with engine.connect() as connection:
-                row = connection.execute(
-                    select(
-                        Delivery.status,
-                        Delivery.response_status,
-                        Delivery.attempt_count,
-                        Delivery.last_error,
-                    ).where(Delivery.id == delivery_id)
-                ).one()
+                row = connection.execute(query).one()
+            first = row.attempt_count if first is None else first
             # A retry scheduled for later is still "pending": report it once it had an attempt.
-            if row.status != "pending" or row.attempt_count or time.monotonic() >= deadline:
+            attempted = row.attempt_count > first
+            if row.status != "pending" or attempted or time.monotonic() >= deadline:
                 return {
                     "status": row.status,
                     "response_status": row.response_status,
