@@ -319,3 +319,26 @@ def test_the_pages_fit_a_phone(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways: {width}px"
     screenshot("phone-project")
+
+
+def test_the_forms_work_without_javascript(
+    server: Server, chromium_browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    context = chromium_browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/ui/login")
+        page.fill("#token", server.token)
+        submit(page, "button:text('Sign in')")
+        page.fill("#p-name", "No script")
+        submit(page, "#new-project button[type=submit]")
+        add_task(page, "Plain form", 4)
+        row = page.locator("table.tasks tr", has=page.locator("strong:text-is('Plain form')"))
+        row.locator("input[name=remaining_duration]").fill("2")
+        row.locator("select[name=status]").select_option("InProgress")
+        submit(page, "table.tasks button:text('Save')")
+        assert page.locator(".flash.ok").inner_text() == "Saved progress of “Plain form”."
+        assert page.locator("table.tasks input[name=remaining_duration]").input_value() == "2"
+        save_screenshot(page, request.node.name, "no-javascript")
+    finally:
+        context.close()

@@ -262,6 +262,13 @@ def test_posts_without_the_session_csrf_token_get_403(
     )
     assert sent.status_code == 303
     assert count(engine, Task, Task.name == "Sneaky") == 1
+    # behind a reverse proxy the browser's origin is the forwarded host
+    proxied = admin.post(
+        url,
+        {**task, "name": "Proxied"},
+        headers={"Origin": "https://plan.example", "X-Forwarded-Host": "plan.example"},
+    )
+    assert proxied.status_code == 303
 
 
 def test_sign_in_and_sign_out_check_csrf_too(org_admin: Actor, new_client: Any) -> None:

@@ -232,12 +232,18 @@ def clear_flash(response: Response) -> None:
 
 
 def _same_origin(request: Request) -> bool:
-    """False when the browser says the request comes from another origin."""
+    """False when the browser says the request comes from another origin.
+
+    The origin is compared with the Host header, or the host a reverse proxy forwarded (a
+    cross-site form cannot set ``X-Forwarded-Host``: only a proxy adds it).
+    """
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin != "null"
-    host = request.headers.get("host", "")
-    return urlsplit(origin).netloc.lower() == host.lower()
+    sent = urlsplit(origin).netloc.lower()
+    forwarded = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    hosts = {request.headers.get("host", "").lower(), forwarded.lower()} - {""}
+    return sent in hosts
 
 
 async def checked_form(request: Request) -> FormData:
