@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from planwire import __version__
@@ -29,7 +30,10 @@ err = Console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Stop with one line on stderr: never wrapped (rich wraps at the terminal width, 80 columns
+    when stderr is not a terminal), never read as rich markup."""
+    line = " ".join(message.split())
+    err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -38,6 +42,18 @@ def settings_or_exit() -> Settings:
         return load_settings()
     except ConfigError as exc:
         fail(str(exc))
+
+
+def key_or_exit(settings: Settings) -> None:
+    """Check the secret key, creating the key file beside a SQLite database when unset."""
+    from planwire.secrets_store import load_key
+
+    try:
+        load_key(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    except OSError as exc:  # the key file cannot be written there
+        fail(f"cannot create the secret key file beside the database: {exc}")
 
 
 def prepared_engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -49,8 +65,18 @@ def prepared_engine(settings: Settings):  # type: ignore[no-untyped-def]
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
     except Exception as exc:  # a bad URL, an unreachable server: one line, not a traceback
-        fail(f"cannot open the database {settings.database_url!r}: {_first_line(exc)}")
+        fail(f"cannot open the database {_safe_url(settings.database_url)!r}: {_first_line(exc)}")
     return engine
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, fit for an error message."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparseable: say nothing of it rather than leak it
+        return "(unparseable URL)"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -78,13 +104,9 @@ def serve(
     from planwire.app import create_app
     from planwire.auth.service import bootstrap
     from planwire.db import make_session_factory
-    from planwire.secrets_store import load_key
 
     settings = settings_or_exit()
-    try:
-        load_key(settings)
-    except ConfigError as exc:
-        fail(str(exc))
+    key_or_exit(settings)
     engine = prepared_engine(settings)
     with make_session_factory(engine)() as session:
         created = bootstrap(session)
@@ -101,6 +123,9 @@ def serve(
         )
     application = create_app(settings, engine, run_worker=not no_worker)
     console.print(f"Planwire {__version__} on http://{host}:{port}  (docs: /docs, UI: /ui)")
+    # Piped to a log collector stdout is block-buffered: without this the token shown once
+    # would only appear when the server exits (and never if it is killed).
+    sys.stdout.flush()
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
 
@@ -116,13 +141,9 @@ def worker() -> None:
     import signal
 
     from planwire.delivery.worker import DeliveryWorker
-    from planwire.secrets_store import load_key
 
     settings = settings_or_exit()
-    try:
-        load_key(settings)
-    except ConfigError as exc:
-        fail(str(exc))
+    key_or_exit(settings)
     engine = prepared_engine(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
