@@ -27,8 +27,9 @@ from planwire.config import Settings
 from planwire.db import make_engine, make_session_factory, new_id, utcnow
 from planwire.delivery import maintenance, repository
 from planwire.delivery.formats import generate_secret
+from planwire.delivery.redaction import redact_headers
 from planwire.delivery.repository import AttemptRecord
-from planwire.delivery.worker import DeliveryWorker, redact_headers
+from planwire.delivery.worker import DeliveryWorker
 from planwire.events import service as events_service
 from planwire.events.models import Event
 from planwire.secrets_store import SecretBox

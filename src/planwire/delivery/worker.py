@@ -43,7 +43,6 @@ import contextlib
 import ipaddress
 import logging
 import os
-import re
 import socket
 import threading
 import uuid
@@ -63,6 +62,7 @@ from planwire.config import ConfigError, Settings
 from planwire.db import make_session_factory, utcnow
 from planwire.delivery import maintenance, repository
 from planwire.delivery.formats import build_request, plan_retry
+from planwire.delivery.redaction import REDACTED, redact_headers
 from planwire.delivery.repository import (
     AttemptRecord,
     ClaimedBatch,
@@ -75,19 +75,13 @@ from planwire.delivery.sender import HttpSender, Outcome, Sender
 from planwire.delivery.ssrf import TargetPolicy
 from planwire.secrets_store import SecretBox, load_key
 from planwire.webhooks import fanout
+from planwire.webhooks.service import ROTATION_GRACE
 
 __all__ = ["REDACTED", "USER_AGENT", "DeliveryWorker", "public_webhook_id", "redact_headers"]
 
 log = logging.getLogger("planwire.delivery")
 
 USER_AGENT = f"Planwire-Webhooks/{__version__}"
-REDACTED = "<redacted>"
-#: Stored request headers never hold a signature or a credential: the signature headers of
-#: every format and custom headers whose name says they carry one are stored as ``<redacted>``.
-_SENSITIVE_HEADER = re.compile(
-    r"signature|authorization|cookie|token|secret|password|passwd|api[-_]?key|auth",
-    re.IGNORECASE,
-)
 #: Results recorded per transaction at most.
 RECORD_BATCH = 500
 #: How long after a failed database call the worker tries again.
@@ -98,14 +92,6 @@ UNDECRYPTABLE_RETRY_SECONDS = 60.0
 _SECRET_CACHE_SIZE = 10_000
 
 T = TypeVar("T")
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` as they are stored with an attempt: signatures and credentials redacted."""
-    return {
-        name: REDACTED if _SENSITIVE_HEADER.search(name) else value
-        for name, value in headers.items()
-    }
 
 
 def default_owner() -> str:
@@ -195,8 +181,6 @@ class DeliveryWorker:
         self._engine = engine
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
         # Imported here: the webhooks service imports this module (for redact_headers).
-        from planwire.webhooks.service import ROTATION_GRACE
-
         self._secrets = _SecretCache(load_key(settings), ROTATION_GRACE)
         self._own_sender = sender is None
         self._sender: Sender = sender or HttpSender(

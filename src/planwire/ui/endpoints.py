@@ -648,7 +648,7 @@ def _webhook_action(request: Request, webhook_id: uuid.UUID, action: Any, done: 
 @router.post(ACCOUNT_HOOKS + "/{webhook_id}/pause")
 def pause_webhook(request: Request, webhook_id: uuid.UUID, form: Form) -> Response:
     def pause(db: Session, webhook: Webhook) -> None:
-        webhook_service.set_active(webhook, active=False)
+        webhook_service.set_active(db, webhook, active=False)
 
     return _webhook_action(
         request, webhook_id, pause, "Paused: new events are not delivered until you resume."
@@ -659,7 +659,7 @@ def pause_webhook(request: Request, webhook_id: uuid.UUID, form: Form) -> Respon
 @router.post(ACCOUNT_HOOKS + "/{webhook_id}/resume")
 def resume_webhook(request: Request, webhook_id: uuid.UUID, form: Form) -> Response:
     def resume(db: Session, webhook: Webhook) -> None:
-        webhook_service.set_active(webhook, active=True)
+        webhook_service.set_active(db, webhook, active=True)
 
     return _webhook_action(request, webhook_id, resume, "Resumed: deliveries flow again.")
 

@@ -394,7 +394,7 @@ def pause_account_webhook(
     """New events are not delivered and scheduled retries wait until it is resumed."""
     require_org_admin(user)
     webhook = service.account_webhook(session, user.organization_id, webhook_id, lock=True)
-    service.set_active(webhook, active=False)
+    service.set_active(session, webhook, active=False)
     return _account_out(webhook)
 
 
@@ -405,7 +405,7 @@ def resume_account_webhook(
     """Also re-enables a webhook that was disabled automatically after failing too long."""
     require_org_admin(user)
     webhook = service.account_webhook(session, user.organization_id, webhook_id, lock=True)
-    service.set_active(webhook, active=True)
+    service.set_active(session, webhook, active=True)
     return _account_out(webhook)
 
 

@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 from planwire.config import Settings
 from planwire.db import new_id, utcnow
 from planwire.delivery.formats import WireFormat, generate_secret, validate_secret
+from planwire.delivery.redaction import REDACTED, redact_headers
 from planwire.delivery.ssrf import TargetPolicy, TargetRefused, check_url, host_address
-from planwire.delivery.worker import REDACTED, redact_headers
 from planwire.errors import Conflict, NotFound, Unprocessable
 from planwire.events.models import Event
 from planwire.secrets_store import SecretBox, load_key
@@ -212,7 +212,7 @@ def update_webhook(
         webhook.headers = _merge_redacted(webhook.headers, changes["headers"])
     webhook.format = new_format
     if "is_active" in changes:
-        set_active(webhook, active=bool(changes["is_active"]))
+        set_active(session, webhook, active=bool(changes["is_active"]))
     webhook.updated_at = utcnow()
     session.flush()
 
@@ -226,13 +226,15 @@ def _merge_redacted(stored: Mapping[str, str], given: Mapping[str, str]) -> dict
     }
 
 
-def set_active(webhook: Webhook, *, active: bool) -> None:
-    """Pause, or resume: resuming also clears an automatic disable and its failure streak."""
+def set_active(session: Session, webhook: Webhook, *, active: bool) -> None:
+    """Pause, or resume: resuming also clears an automatic disable and its failure streak, and
+    wakes the workers so the retries that waited go out at once."""
     webhook.is_active = active
     if active:
         webhook.disabled_at = None
         webhook.disabled_reason = None
         webhook.failing_since = None
+        fanout.announce_deliveries(session)
     webhook.updated_at = utcnow()
 
 
