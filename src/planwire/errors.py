@@ -63,7 +63,50 @@ def validation_payload(errors: list[Any]) -> tuple[int, dict[str, Any]]:
     return 422, {"detail": f"{first['field']}: {first['message']}{more}", "errors": items}
 
 
+#: What a 422 body is, in the OpenAPI document (FastAPI would document its own default shape,
+#: ``detail`` as a list, which this API never sends).
+ERROR_ITEM_SCHEMA: dict[str, Any] = {
+    "title": "ValidationError",
+    "type": "object",
+    "required": ["field", "message"],
+    "properties": {
+        "field": {"type": "string", "description": "Dotted path of the bad field."},
+        "message": {"type": "string"},
+    },
+}
+ERROR_BODY_SCHEMA: dict[str, Any] = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "One sentence naming the problem."},
+        "errors": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/ValidationError"},
+            "description": "One entry per bad field.",
+        },
+    },
+}
+
+
+def _document_error_bodies(app: FastAPI) -> None:
+    """Make the OpenAPI document describe the 422 body the handlers below send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        components = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in components:
+            components["HTTPValidationError"] = ERROR_BODY_SCHEMA
+            components["ValidationError"] = ERROR_ITEM_SCHEMA
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_bodies(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
