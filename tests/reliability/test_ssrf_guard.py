@@ -401,3 +401,28 @@ async def test_redirects_are_never_followed(
         (attempt,) = attempts_of(engine, row.id)
         assert attempt.error_kind == "redirect"
         assert attempt.error.endswith("(redirects are not followed)")
+
+
+async def test_https_only_is_enforced_at_delivery_too(
+    settings: Settings,
+    engine: Engine,
+    admin: Actor,
+    project: dict[str, Any],
+    receiver: Receiver,
+) -> None:
+    """A plain-http webhook registered before ``https_only_targets`` was turned on is refused
+    when delivered, not retried."""
+    pid = project["id"]
+    created = register_project_hook(admin, pid, receiver.url("/plain"), retry_schedule=[0])
+    assert created.status_code == 201, created.text
+    assert admin.post(project_hooks(pid, created.json()["id"], "test")).status_code == 202
+    https_only = settings.model_copy(update={"https_only_targets": True, "delivery_timeout": 2.0})
+    async with running(https_only, engine):
+        (row,) = await await_until(all_finished(engine, 1), what="the refused delivery")
+    assert row.status == "failed" and row.attempt_count == 1
+    (attempt,) = attempts_of(engine, row.id)
+    assert (attempt.error_kind, attempt.error) == (
+        "refused_target",
+        "the webhook URL must use https",
+    )
+    assert receiver.requests == []
