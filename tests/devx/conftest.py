@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -23,6 +23,7 @@ from planwire.app import create_app
 from planwire.config import Settings
 from tests.conftest import Actor
 
+T = TypeVar("T")
 ROOT = Path(__file__).parents[2]
 WAIT = 30.0
 
@@ -154,6 +155,18 @@ class Spawned:
         self.stop()
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+def wait_until(check: Callable[[], T | None], within: float = WAIT, what: str = "it") -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {within} s for {what} in vain")
+        time.sleep(0.05)
 
 
 def planwire_command(*args: str) -> list[str]:

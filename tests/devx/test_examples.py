@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from planwire.config import Settings
 from planwire.delivery.formats import build_request, generate_secret
 from tests.conftest import Actor
-from tests.devx.conftest import ROOT, Spawned, project_webhook, worker_app
+from tests.devx.conftest import ROOT, Spawned, project_webhook, wait_until, worker_app
 
 EXAMPLES = ROOT / "examples" / "receivers"
 FORMATS = ("trueppm", "exepron", "standard")
@@ -143,7 +143,13 @@ def test_example_accepts_real_deliveries_in_every_format(
     # The delivery ids the example saw are Planwire's, and Planwire recorded a 200 for each.
     for fmt, hook in hooks.items():
         url = f"/api/v1/projects/{project['id']}/webhooks/{hook['id']}/deliveries/"
-        deliveries = admin.get(url).json()["results"]
+
+        def recorded(url: str = url) -> list[dict[str, Any]] | None:
+            # The example prints before it answers: the worker records the 200 just after.
+            results: list[dict[str, Any]] = admin.get(url).json()["results"]
+            return results if results and results[0]["status"] != "pending" else None
+
+        deliveries = wait_until(recorded, what=f"the {fmt} delivery to be recorded")
         assert len(deliveries) == 1 and deliveries[0]["response_status"] == 200
         seen = next(line for line in lines if line["format"] == fmt)
         assert seen["delivery"] == deliveries[0]["id"]

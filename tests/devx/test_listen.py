@@ -16,7 +16,13 @@ from planwire.config import Settings
 from planwire.delivery.formats import build_request, generate_secret
 from planwire.devx.listen import Listener, detect_format
 from tests.conftest import Actor
-from tests.devx.conftest import Spawned, account_webhook, planwire_command, worker_app
+from tests.devx.conftest import (
+    Spawned,
+    account_webhook,
+    planwire_command,
+    wait_until,
+    worker_app,
+)
 
 SECRET = "listen-secret-123"
 
@@ -128,8 +134,15 @@ def test_listen_refuses_a_bad_signature(client: Any, admin: Actor) -> None:
         line = process.wait_for(lambda text: text.startswith("✗"), what="the refusal")
         assert "project.created" in line and "signature does not match the secret" in line
         assert line.endswith("→ 401")
-    logs = admin.get(f"/api/v1/webhooks/{hook['id']}/logs").json()["value"]
-    assert logs and logs[0]["httpStatus"] == 401
+
+    def recorded() -> list[dict[str, Any]] | None:  # the listener prints, then answers
+        logs: list[dict[str, Any]] = admin.get(f"/api/v1/webhooks/{hook['id']}/logs").json()[
+            "value"
+        ]
+        return logs if logs and logs[0]["status"] != "pending" else None
+
+    logs = wait_until(recorded, what="the refusal to be recorded")
+    assert logs[0]["httpStatus"] == 401 and logs[0]["status"] == "failed"
 
 
 def test_listen_options_are_checked() -> None:
