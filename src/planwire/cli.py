@@ -115,11 +115,17 @@ def serve(
         user, token = created
         console.print(
             Panel(
-                f"Created organization, admin [bold]{user.email}[/] and an API token.\n"
-                f"Token (shown once, store it now):\n\n[bold green]{token}[/]\n\n"
-                f'Try: curl -H "Authorization: Bearer {token}" http://{host}:{port}/api/v1/users/me/',
+                f"Created an organization and its admin [bold]{user.email}[/].\n"
+                "The API token below is shown once: store it now. Sign in to /ui with it too.",
                 title="Planwire first run",
             )
+        )
+        # Outside the panel and never wrapped, so it copies cleanly from any terminal width.
+        console.print(f"\n    {token}\n", style="bold green", soft_wrap=True, highlight=False)
+        console.print(
+            f'Try: curl -H "Authorization: Bearer {token}" http://{host}:{port}/api/v1/users/me/\n',
+            soft_wrap=True,
+            highlight=False,
         )
     application = create_app(settings, engine, run_worker=not no_worker)
     console.print(f"Planwire {__version__} on http://{host}:{port}  (docs: /docs, UI: /ui)")
