@@ -424,8 +424,14 @@ def _level(
         if resource >= 0:
             starts, ends = busy_start[resource], busy_end[resource]
             length = span[task]
-            begin = _first_gap(starts, ends, begin, length)
-            _book_free(starts, ends, begin, begin + length)
+            if not ends or begin > ends[-1]:  # after everything booked: the common case
+                starts.append(begin)
+                ends.append(begin + length)
+            elif begin == ends[-1]:
+                ends[-1] = begin + length
+            else:
+                begin = _first_gap(starts, ends, begin, length)
+                _book_free(starts, ends, begin, begin + length)
         start[task] = begin
         for slot in range(ptr[task], ptr[task + 1]):
             succ = out_succ[slot]
@@ -499,12 +505,20 @@ def _walk_chain(
     n = len(span)
     if not n:
         return []
-    # (resource, finish) -> the lowest task of that resource finishing there (not a milestone).
-    holder = [task for task in range(n - 1, -1, -1) if resource_of[task] >= 0 and span[task] > 0]
-    keys = zip(map(resource_of.__getitem__, holder), map(finish.__getitem__, holder), strict=True)
-    handover = dict(zip(keys, holder, strict=True))
+    # finish * resources + resource -> the lowest task of that resource finishing there (not a
+    # milestone); plain int keys hash fastest.
+    resources = max(resource_of) + 1
+    resource_array = np.asarray(resource_of, dtype=np.int64)
+    finish_array = np.asarray(finish, dtype=np.int64)
+    holder = np.flatnonzero((resource_array >= 0) & (np.asarray(span) > 0))[::-1]
+    keys = finish_array[holder] * resources + resource_array[holder]
+    handover = dict(zip(keys.tolist(), holder.tolist(), strict=True))
     # The latest finish; among ties the latest start, so a closing milestone ends the chain.
-    current = max(range(n), key=lambda task: (finish[task], start[task], -task))
+    latest = max(finish)
+    current = max(
+        (task for task in range(n) if finish[task] == latest),
+        key=lambda task: (start[task], -task),
+    )
     chain = [current]
     seen = {current}
     while True:
@@ -516,8 +530,8 @@ def _walk_chain(
                 candidate = (start[pred], 0, pred)
                 if best is None or candidate < best:
                     best = candidate
-        if span[current] > 0:
-            before = handover.get((resource_of[current], begin))
+        if span[current] > 0 and resource_of[current] >= 0:
+            before = handover.get(begin * resources + resource_of[current])
             if before is not None and before not in seen:
                 candidate = (start[before], 1, before)
                 if best is None or candidate < best:
