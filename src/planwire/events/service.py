@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from planwire.db import new_id, utcnow
@@ -50,24 +51,39 @@ def has_pending(session: Session) -> bool:
     return bool(session.info.get(_PENDING))
 
 
-def flush(session: Session) -> list[Event]:
-    """Write the queued events and their deliveries. Returns the events written."""
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """What fan-out needs of an event written to the outbox."""
+
+    id: uuid.UUID
+    organization_id: int
+    project_id: uuid.UUID | None
+    type: str
+
+
+def flush(session: Session) -> list[RecordedEvent]:
+    """Write the queued events and their deliveries (one INSERT each). Returns the events."""
     pending: list[PendingEvent] = session.info.pop(_PENDING, [])
     if not pending:
         return []
     now = utcnow()
     events = [
-        Event(
-            id=new_id(),
-            organization_id=item.organization_id,
-            project_id=item.project_id,
-            type=item.type,
-            data=item.data() if callable(item.data) else item.data,
-            created_at=now,
-        )
+        RecordedEvent(new_id(), item.organization_id, item.project_id, item.type)
         for item in pending
     ]
-    session.add_all(events)
-    session.flush()
+    session.execute(
+        insert(Event),
+        [
+            {
+                "id": event.id,
+                "organization_id": event.organization_id,
+                "project_id": event.project_id,
+                "type": event.type,
+                "data": item.data() if callable(item.data) else item.data,
+                "created_at": now,
+            }
+            for event, item in zip(events, pending, strict=True)
+        ],
+    )
     fan_out(session, events)
     return events

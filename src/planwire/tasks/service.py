@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from planwire.auth.models import User
@@ -94,9 +94,11 @@ def _reconcile(
         raise Unprocessable(f"{where}{exc.field}: {exc.message}") from None
 
 
-def build_task(session: Session, project: Project, data: TaskCreate, *, where: str = "") -> Task:
-    """A new task from ``data`` (not yet added to the session); ``where`` prefixes the field
-    names of errors (``tasks.3.``)."""
+def task_values(
+    session: Session, project: Project, data: TaskCreate, *, where: str = ""
+) -> dict[str, Any]:
+    """The column values of a new task from ``data``; ``where`` prefixes the field names of
+    errors (``tasks.3.``)."""
     _check_assignee(session, project, data.assignee_id, where)
     fields = data.model_dump(exclude_unset=True, exclude={"ref"})
     state = _reconcile(
@@ -106,38 +108,42 @@ def build_task(session: Session, project: Project, data: TaskCreate, *, where: s
         where,
     )
     now = utcnow()
-    task = Task(
-        id=new_id(),
-        project_id=project.id,
-        name=data.name,
-        safe_duration=data.safe_duration,
-        assignee_id=data.assignee_id,
-        resource=data.resource or None,
-        start_no_earlier_than=data.start_no_earlier_than,
-        created_at=now,
-        updated_at=now,
-        # Columns read before the first flush need their defaults now.
-        es=None,
-        ef=None,
-        ls=None,
-        lf=None,
-        total_float=None,
-        free_float=None,
-        is_critical=False,
-        on_critical_chain=False,
-        start_date=None,
-        finish_date=None,
-        buffer_key=None,
-        buffer_consumption=0.0,
-        zone="green",
-        is_ready=False,
-    )
-    _apply_progress(task, state)
-    return task
+    return {
+        "id": new_id(),
+        "project_id": project.id,
+        "name": data.name,
+        "safe_duration": data.safe_duration,
+        "assignee_id": data.assignee_id,
+        "resource": data.resource or None,
+        "start_no_earlier_than": data.start_no_earlier_than,
+        "created_at": now,
+        "updated_at": now,
+        "duration": state.duration,
+        "remaining_duration": state.remaining_duration,
+        "percent_complete": state.percent_complete,
+        "status": state.status,
+        "actual_start": state.actual_start,
+        "actual_finish": state.actual_finish,
+        # Computed by the recalculation at the end of the transaction.
+        "es": None,
+        "ef": None,
+        "ls": None,
+        "lf": None,
+        "total_float": None,
+        "free_float": None,
+        "is_critical": False,
+        "on_critical_chain": False,
+        "start_date": None,
+        "finish_date": None,
+        "buffer_key": None,
+        "buffer_consumption": 0.0,
+        "zone": "green",
+        "is_ready": False,
+    }
 
 
 def create_task(session: Session, *, project: Project, data: TaskCreate) -> Task:
-    task = build_task(session, project, data)
+    task = Task(**task_values(session, project, data))
     session.add(task)
     session.flush()
     scheduling.mark_for_recalculation(session, project)
@@ -253,7 +259,9 @@ def _task_in_project(session: Session, project: Project, task_id: uuid.UUID, fie
 def create_dependency(session: Session, *, project: Project, data: DependencyCreate) -> Dependency:
     predecessor = _task_in_project(session, project, data.predecessor_id, "predecessor_id")
     successor = _task_in_project(session, project, data.successor_id, "successor_id")
-    link = _new_link(session, project, predecessor.id, successor.id, data.type, data.lag, "")
+    link = Dependency(
+        **_link_values(session, project, predecessor.id, successor.id, data.type, data.lag, "")
+    )
     session.add(link)
     session.flush()
     scheduling.mark_for_recalculation(session, project)
@@ -261,7 +269,7 @@ def create_dependency(session: Session, *, project: Project, data: DependencyCre
     return link
 
 
-def _new_link(
+def _link_values(
     session: Session,
     project: Project,
     predecessor_id: uuid.UUID,
@@ -271,7 +279,8 @@ def _new_link(
     where: str,
     *,
     may_exist: bool = True,
-) -> Dependency:
+) -> dict[str, Any]:
+    """The column values of a new link, refusing a self-link or a duplicate."""
     if predecessor_id == successor_id:
         raise Conflict(
             f"{where}a task cannot depend on itself",
@@ -285,15 +294,15 @@ def _new_link(
     )
     if exists:
         raise Conflict(f"{where}a link from {predecessor_id} to {successor_id} already exists")
-    return Dependency(
-        id=new_id(),
-        project_id=project.id,
-        predecessor_id=predecessor_id,
-        successor_id=successor_id,
-        type=type,
-        lag=lag,
-        created_at=utcnow(),
-    )
+    return {
+        "id": new_id(),
+        "project_id": project.id,
+        "predecessor_id": predecessor_id,
+        "successor_id": successor_id,
+        "type": type,
+        "lag": lag,
+        "created_at": utcnow(),
+    }
 
 
 def get_dependency(session: Session, dependency_id: uuid.UUID) -> Dependency:
@@ -312,32 +321,35 @@ def delete_dependency(session: Session, *, project: Project, dependency: Depende
 def bulk_import(
     session: Session, *, project: Project, data: BulkImport
 ) -> tuple[list[tuple[str, Task]], list[Dependency]]:
-    """Create every task and link of ``data`` or nothing; one recalculation at commit."""
-    by_ref: dict[str, Task] = {}
-    created: list[tuple[str, Task]] = []
-    for index, item in enumerate(data.tasks):
-        if item.ref in by_ref:
-            raise Unprocessable(f"tasks.{index}.ref: duplicate ref {item.ref!r}")
-        task = build_task(session, project, item, where=f"tasks.{index}.")
-        by_ref[item.ref] = task
-        created.append((item.ref, task))
-    session.add_all([task for _, task in created])
-    session.flush()
+    """Create every task and link of ``data`` or nothing; one recalculation at commit.
 
-    existing_ids = _existing_task_ids(session, project, data, by_ref)
+    Rows go in with one bulk INSERT per table (the unit-of-work flush of tens of thousands of
+    new objects costs seconds); the created objects are then loaded once, for the answer and
+    for the events' data.
+    """
+    ids_by_ref: dict[str, uuid.UUID] = {}
+    task_rows: list[dict[str, Any]] = []
+    for index, item in enumerate(data.tasks):
+        if item.ref in ids_by_ref:
+            raise Unprocessable(f"tasks.{index}.ref: duplicate ref {item.ref!r}")
+        values = task_values(session, project, item, where=f"tasks.{index}.")
+        ids_by_ref[item.ref] = values["id"]
+        task_rows.append(values)
+
+    existing_ids = _existing_task_ids(session, project, data, ids_by_ref)
     seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
-    links: list[Dependency] = []
+    link_rows: list[dict[str, Any]] = []
     for index, link_in in enumerate(data.dependencies):
         where = f"dependencies.{index}."
-        pred = _resolve(link_in.predecessor, by_ref, existing_ids, where + "predecessor")
-        succ = _resolve(link_in.successor, by_ref, existing_ids, where + "successor")
+        pred = _resolve(link_in.predecessor, ids_by_ref, existing_ids, where + "predecessor")
+        succ = _resolve(link_in.successor, ids_by_ref, existing_ids, where + "successor")
         if (pred, succ) in seen:
             raise Conflict(f"{where[:-1]}: duplicate link from {pred} to {succ}")
         seen.add((pred, succ))
         # Only a link between two existing tasks can already be in the database.
         both_existing = pred in existing_ids and succ in existing_ids
-        links.append(
-            _new_link(
+        link_rows.append(
+            _link_values(
                 session,
                 project,
                 pred,
@@ -348,14 +360,35 @@ def bulk_import(
                 may_exist=both_existing,
             )
         )
-    session.add_all(links)
-    session.flush()
+    if task_rows:
+        session.execute(insert(Task), task_rows)
+    if link_rows:
+        session.execute(insert(Dependency), link_rows)
     scheduling.mark_for_recalculation(session, project)
+
+    new_task_ids = set(ids_by_ref.values())
+    new_link_ids = {row["id"] for row in link_rows}
+    tasks_by_id = {
+        task.id: task
+        for task in session.scalars(select(Task).where(Task.project_id == project.id))
+        if task.id in new_task_ids
+    }
+    links = [
+        link
+        for link in session.scalars(
+            select(Dependency)
+            .where(Dependency.project_id == project.id)
+            .order_by(Dependency.created_at, Dependency.id)
+        )
+        if link.id in new_link_ids
+    ]
+    by_link_id = {link.id: link for link in links}
+    created = [(ref, tasks_by_id[task_id]) for ref, task_id in ids_by_ref.items()]
     for _, task in created:
         _record(session, project, "task.created", _lazy_task_json(task))
-    for link in links:
-        _record(session, project, "dependency.created", dependency_json(link))
-    return created, links
+    for row in link_rows:
+        _record(session, project, "dependency.created", dependency_json(by_link_id[row["id"]]))
+    return created, [by_link_id[row["id"]] for row in link_rows]
 
 
 def _lazy_task_json(task: Task) -> Any:
@@ -363,7 +396,7 @@ def _lazy_task_json(task: Task) -> Any:
 
 
 def _existing_task_ids(
-    session: Session, project: Project, data: BulkImport, by_ref: dict[str, Task]
+    session: Session, project: Project, data: BulkImport, by_ref: dict[str, uuid.UUID]
 ) -> set[uuid.UUID]:
     """Ids of existing tasks of this project named by the batch's links (one query)."""
     wanted: set[uuid.UUID] = set()
@@ -388,9 +421,11 @@ def _parse_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def _resolve(name: str, by_ref: dict[str, Task], existing: set[uuid.UUID], field: str) -> uuid.UUID:
+def _resolve(
+    name: str, by_ref: dict[str, uuid.UUID], existing: set[uuid.UUID], field: str
+) -> uuid.UUID:
     if name in by_ref:
-        return by_ref[name].id
+        return by_ref[name]
     parsed = _parse_uuid(name)
     if parsed is not None and parsed in existing:
         return parsed

@@ -9,15 +9,29 @@ deliveries.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from planwire.db import new_id, utcnow
-from planwire.events.models import Event
 from planwire.webhooks.models import Delivery, Webhook
+
+
+class OutboxEvent(Protocol):
+    """What fan-out reads of an event: who it belongs to and what it is."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def organization_id(self) -> int: ...
+    @property
+    def project_id(self) -> uuid.UUID | None: ...
+    @property
+    def type(self) -> str: ...
+
 
 NOTIFY_CHANNEL = "planwire_deliveries"
 _CREATED = "planwire.deliveries_created"
@@ -34,7 +48,7 @@ def webhook_matches(webhook: Webhook, event_type: str, project_id: Any) -> bool:
     return webhook.project_id == project_id or event_type == "project.created"
 
 
-def fan_out(session: Session, events: Sequence[Event]) -> int:
+def fan_out(session: Session, events: Sequence[OutboxEvent]) -> int:
     """Insert the deliveries of ``events``; returns how many were created."""
     organization_ids = {event.organization_id for event in events}
     webhooks = session.scalars(
