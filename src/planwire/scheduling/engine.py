@@ -1,8 +1,9 @@
 """The pure scheduling engine: CPM, the critical chain and its buffers.
 
 Plain data in, plain data out: no database, no web framework, no recursion. Tasks are the
-indices ``0..n-1`` and every input is columnar (one sequence per field), so a 100,000-task
-network is scheduled in a fraction of a second.
+indices ``0..n-1`` and every input is columnar (one sequence per field); the CPM passes run on
+numpy arrays one topological level at a time (see ``_graph``), so the CPM of a 100,000-task
+network takes a fraction of a second.
 
 Conventions
 -----------
