@@ -346,7 +346,8 @@ def test_a_schedule_past_the_year_9999_is_refused(world: World, dump: Dump) -> N
     ids = [create_task(admin, world.project, f"L{i}", duration=100_000)["id"] for i in range(2)]
     create_link(admin, world.project, world.b, ids[0])
     create_link(admin, world.project, ids[0], ids[1])
-    # Twenty-one years of working days more: past the last date Python can represent.
+    # Two chained tasks of 100,000 working days (~770 years) end in the 28th century. Each
+    # request below would push the schedule past 9999-12-31, the last date there is.
     before = dump()
     for response in (
         admin.post(
