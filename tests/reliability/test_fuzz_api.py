@@ -8,7 +8,7 @@ real objects, so the fuzz reaches the code behind the lookups and not only 404s;
 last so they do not empty the world for the others. Webhook URLs it registers are never
 delivered (no worker runs) and their names are never looked up on the network (the network
 guard answers them locally). ``PLANWIRE_TEST_FUZZ_EXAMPLES`` raises the number of examples for
-a longer hunt.
+a longer hunt (with ``--timeout`` raised to match: 25 examples take about a minute).
 """
 
 from __future__ import annotations
@@ -108,13 +108,18 @@ def _with_real_ids(case: Any, ids: Ids) -> None:
     """Swap about half of the generated path ids, and of the body fields the generator cannot
     guess (a URL that is a target, event types, task ids), for real or valid ones."""
     real = ids.project if "{project_id}" in case.operation.path else ids.account
-    for name, value in list((case.path_parameters or {}).items()):
-        if name in real and _coin(value):
-            case.path_parameters[name] = real[name]
+    # New dicts: the generated ones may be shared with the strategy (explicit examples), and
+    # changing them in place makes Hypothesis's replay draw different data.
+    if case.path_parameters:
+        case.path_parameters = {
+            name: real[name] if name in real and _coin(value) else value
+            for name, value in case.path_parameters.items()
+        }
     if isinstance(case.body, dict):
-        for name, value in list(case.body.items()):
-            if name in ids.fields and _coin(value):
-                case.body[name] = ids.fields[name]
+        case.body = {
+            name: ids.fields[name] if name in ids.fields and _coin(value) else value
+            for name, value in case.body.items()
+        }
 
 
 def _order(operation: Any) -> tuple[int, int, str]:
