@@ -258,7 +258,7 @@ def machine() -> list[str]:
 
 def load() -> str:
     one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min)"
+    return f"load {one:.1f} (1 min) / {five:.1f} (5 min)"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -404,8 +404,9 @@ docstring). Targets for `compute_cpm`: a 10,000-task chain and a random 10,000-t
 Measured {stamp} on:
 
 {lines}
-- {loads[0]} at the start, {loads[1]} at the end (the machine is shared with other jobs;
-  figures are wall-clock medians and move with the load)
+- {loads[0]} at the start, {loads[1]} at the end
+
+The machine is shared with other jobs: figures are wall-clock medians and move with the load.
 
 {cpm_table}
 
