@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session
 
 from planwire.auth import service as auth_service
 from planwire.auth.models import User
-from planwire.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from planwire.errors import Forbidden, NotFound, Unauthorized
 from planwire.projects.models import Project, ProjectMember
-from planwire.scheduling import service as scheduling
 from planwire.uow import UnitOfWork
 
 VIEWER, MEMBER, MANAGER, ADMIN = 1, 2, 3, 4
@@ -88,19 +87,6 @@ def project_for(
             f"you are {ROLE_NAMES[role]}."
         )
     return project
-
-
-def recalculate_now(session: Session) -> None:
-    """Recalculate the projects this request changed now, so that the answer carries the new
-    schedule. A schedule that would end after the last representable date is refused."""
-    try:
-        scheduling.recalculate_marked(session)
-    except (OverflowError, ValueError) as exc:
-        if isinstance(exc, ValueError) and "out of range" not in str(exc):
-            raise
-        raise Unprocessable(
-            "The schedule would end after 9999-12-31: shorten durations or lags, or move dates."
-        ) from exc
 
 
 def require_org_admin(user: User) -> None:

@@ -15,7 +15,6 @@ from planwire.api.deps import (
     CurrentUser,
     SessionDep,
     project_for,
-    recalculate_now,
 )
 from planwire.auth.models import User
 from planwire.pagination import Page, PageParams, make_page, page_params, paginate_query
@@ -51,7 +50,7 @@ def list_projects(
 @router.post("/", response_model=ProjectOut, status_code=201, summary="Create a project")
 def create_project(data: ProjectCreate, session: SessionDep, user: CurrentUser) -> ProjectOut:
     project = service.create_project(session, user=user, data=data)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return service.to_out(project)
 
 
@@ -66,7 +65,7 @@ def patch_project(
 ) -> ProjectOut:
     project = project_for(session, user, project_id, MANAGER, lock=True)
     service.update_project(session, user=user, project=project, data=data)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return service.to_out(project)
 
 
@@ -87,7 +86,7 @@ def get_schedule(project_id: uuid.UUID, session: SessionDep, user: CurrentUser) 
 def recalculate(project_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     project = project_for(session, user, project_id, MANAGER, lock=True)
     scheduling.mark_for_recalculation(session, project)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return scheduling.schedule_view(session, project)
 
 
@@ -99,7 +98,7 @@ def record_baseline(
 ) -> dict[str, Any]:
     project = project_for(session, user, project_id, MANAGER, lock=True)
     scheduling.mark_for_baseline(session, project)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return scheduling.schedule_view(session, project)
 
 

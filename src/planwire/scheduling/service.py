@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from planwire.db import utcnow
-from planwire.errors import Conflict
+from planwire.errors import Conflict, Unprocessable
 from planwire.events import payloads
 from planwire.events import service as events
 from planwire.projects.models import BufferHistoryPoint, Project
@@ -92,7 +92,14 @@ def recalculate_marked(session: Session) -> None:
         state = inspect(project)
         if state.deleted or state.was_deleted:
             continue
-        recalculate(session, project, record_baseline=project.id in baselines)
+        try:
+            recalculate(session, project, record_baseline=project.id in baselines)
+        except (OverflowError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "out of range" not in str(exc):
+                raise
+            raise Unprocessable(
+                "The schedule would end after 9999-12-31: shorten durations or lags, or move dates."
+            ) from exc
 
 
 def calendar_of(project: Project) -> WorkCalendar:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from planwire.api.deps import MEMBER, VIEWER, CurrentUser, SessionDep, project_for, recalculate_now
+from planwire.api.deps import MEMBER, VIEWER, CurrentUser, SessionDep, project_for
 from planwire.auth.models import User
 from planwire.errors import NotFound
 from planwire.pagination import Page, PageParams, make_page, page_params, paginate_query
 from planwire.projects.models import Project
+from planwire.scheduling import service as scheduling
 from planwire.tasks import service
 from planwire.tasks.models import Dependency, Task
 from planwire.tasks.schemas import (
@@ -61,7 +62,7 @@ def create_task(
 ) -> TaskOut:
     project = project_for(session, user, project_id, MEMBER, lock=True)
     task = service.create_task(session, project=project, data=data)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return TaskOut.model_validate(task)
 
 
@@ -76,7 +77,7 @@ def bulk_import(
 ) -> BulkImportOut:
     project = project_for(session, user, project_id, MEMBER, lock=True)
     created, links = service.bulk_import(session, project=project, data=data)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return BulkImportOut(
         tasks=[
             BulkTaskOut.model_validate({**TaskOut.model_validate(t).model_dump(), "ref": ref})
@@ -98,7 +99,7 @@ def patch_task(
 ) -> TaskOut:
     task, project = _task_project(session, user, task_id, MEMBER)
     service.update_task(session, user=user, project=project, task=task, data=data)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return TaskOut.model_validate(task)
 
 
@@ -139,7 +140,7 @@ def create_dependency(
 ) -> DependencyOut:
     project = project_for(session, user, project_id, MEMBER, lock=True)
     link = service.create_dependency(session, project=project, data=data)
-    recalculate_now(session)
+    scheduling.recalculate_marked(session)
     return DependencyOut.model_validate(link)
 
 

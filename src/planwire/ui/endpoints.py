@@ -28,7 +28,6 @@ from planwire.api.deps import (
     ROLE_NAMES,
     VIEWER,
     project_for,
-    recalculate_now,
 )
 from planwire.auth import service as auth_service
 from planwire.auth.models import User
@@ -36,6 +35,7 @@ from planwire.errors import ApiError, NotFound, Unprocessable
 from planwire.projects import service as projects
 from planwire.projects.models import Project, ProjectMember
 from planwire.projects.schemas import ProjectCreate, ProjectUpdate
+from planwire.scheduling import service as scheduling
 from planwire.tasks import service as tasks_service
 from planwire.tasks.models import Dependency, Task
 from planwire.tasks.schemas import DependencyCreate, TaskCreate, TaskUpdate
@@ -214,7 +214,7 @@ def _apply(action: Callable[[], T], db: Session, form_name: str, values: dict[st
     refusals (409, 422: a cycle, a schedule past 9999) into a problem shown on the form."""
     try:
         result = action()
-        recalculate_now(db)
+        scheduling.recalculate_marked(db)
     except ApiError as exc:
         if exc.status_code not in (409, 422):
             raise
@@ -404,7 +404,7 @@ def delete_task(request: Request, task_id: uuid.UUID, form: Form) -> Response:
         task, project = _task_and_project(uow.session, user, task_id, MEMBER)
         name, project_id = task.name, project.id
         tasks_service.delete_task(uow.session, project=project, task=task)
-        recalculate_now(uow.session)
+        scheduling.recalculate_marked(uow.session)
     return redirect(request, f"/ui/projects/{project_id}", f"Task “{name}” deleted.")
 
 
@@ -421,7 +421,7 @@ def delete_link(request: Request, dependency_id: uuid.UUID, form: Form) -> Respo
             raise NotFound(f"Link {dependency_id} not found.") from None
         project_id = project.id
         tasks_service.delete_dependency(uow.session, project=project, dependency=link)
-        recalculate_now(uow.session)
+        scheduling.recalculate_marked(uow.session)
     return redirect(request, f"/ui/projects/{project_id}", "Link deleted.")
 
 
