@@ -127,3 +127,39 @@ def test_progress_schedules_in_progress_work_from_the_status_date(admin: Actor) 
     assert (a["es"], a["ef"]) == (0, 7)
     b = admin.get(f"/api/v1/tasks/{ids['b']}/").json()
     assert (b["es"], b["ef"]) == (7, 9)
+
+
+def test_feeding_buffers_are_keyed_by_their_joining_task(admin: Actor) -> None:
+    """Keys survive changes to the task list: deleting an earlier task must not make the
+    baseline of a feeding buffer match another buffer (or none)."""
+    created = admin.post(
+        "/api/v1/projects/",
+        json={"name": "Feeders", "start_date": "2027-01-04", "status_date": "2027-01-04"},
+    ).json()
+    pid = created["id"]
+    ids = add_tasks(
+        admin,
+        pid,
+        [
+            {"ref": "x", "name": "Early extra", "duration": 1},
+            {"ref": "a", "name": "A", "duration": 10},
+            {"ref": "f", "name": "Feeder", "duration": 4},
+            {"ref": "c", "name": "C", "duration": 6},
+        ],
+        [{"predecessor": "a", "successor": "c"}, {"predecessor": "f", "successor": "c"}],
+    )
+    admin.patch(f"/api/v1/projects/{pid}/", json={"status": "Active"})
+    feeder = admin.get(f"/api/v1/projects/{pid}/schedule/").json()["buffers"]
+    key = f"feeding:{ids['f']}"
+    assert key in feeder and feeder[key]["size"] == 2
+    assert admin.delete(f"/api/v1/tasks/{ids['x']}/").status_code == 204
+    # The feeder now ends on day 5 instead of 4: one day of its 2-day buffer, measured
+    # against its own baseline although its position in the task list changed.
+    admin.patch(
+        f"/api/v1/tasks/{ids['f']}/", json={"status": "InProgress", "remaining_duration": 5}
+    )
+    schedule = admin.get(f"/api/v1/projects/{pid}/schedule/").json()
+    assert set(schedule["buffers"]) == {"project", key}
+    assert schedule["buffers"][key]["consumption"] == 50.0
+    task = {t["id"]: t for t in schedule["tasks"]}[ids["f"]]
+    assert task["buffer"] == key

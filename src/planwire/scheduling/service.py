@@ -10,6 +10,7 @@ computed fields changed. Transition events (``task.ready``, ``task.red``,
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -24,7 +25,9 @@ from planwire.events import service as events
 from planwire.projects.models import BufferHistoryPoint, Project
 from planwire.scheduling.calendar import WorkCalendar
 from planwire.scheduling.engine import (
+    PROJECT_BUFFER,
     BufferBaseline,
+    ChainResult,
     CycleError,
     Network,
     TaskProgress,
@@ -155,6 +158,7 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
         project.buffer_method,  # type: ignore[arg-type]  # validated on input
         cpm,
     )
+    chain = _with_stable_keys(chain, rows)
     if record_baseline:
         project.baseline = _baseline(calendar, chain, rows)
     statuses = buffer_status(
@@ -194,6 +198,24 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
         _refresh_loaded(session, changed)
 
     _update_project(session, project, calendar, cpm, chain, statuses, rows, changed)
+
+
+def _with_stable_keys(chain: ChainResult, rows: Any) -> ChainResult:
+    """The engine names a feeding buffer by the position of its joining task in this run;
+    stored keys (baselines, ``Task.buffer_key``) use the task's id, which survives new tasks."""
+
+    def stable(key: str) -> str:
+        if key == PROJECT_BUFFER:
+            return key
+        return f"feeding:{rows[int(key.split(':', 1)[1])].id}"
+
+    return replace(
+        chain,
+        buffers={
+            stable(key): replace(buffer, key=stable(key)) for key, buffer in chain.buffers.items()
+        },
+        task_buffer=[stable(key) if key is not None else None for key in chain.task_buffer],
+    )
 
 
 def task_dates(calendar: WorkCalendar, es: int, ef: int) -> tuple[date, date]:
