@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -105,6 +106,15 @@ def _document_error_bodies(app: FastAPI) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # Services check uniqueness first; this is the race two concurrent requests can still
+        # run into (the same email, the same member): the loser gets a 409, not a 500.
+        return JSONResponse(
+            {"detail": "This conflicts with a record written at the same moment; retry."},
+            status_code=409,
+        )
+
     _document_error_bodies(app)
 
     @app.exception_handler(ApiError)
