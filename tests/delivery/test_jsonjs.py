@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planwire.delivery.jsonjs import dumps, js_number
+from planwire.delivery.jsonjs import _encode, dumps, js_number
 from tests.support.receiver import JsRoundtrip
 
 
@@ -120,6 +120,36 @@ def test_subclasses_are_written_as_their_values() -> None:
         pass
 
     assert dumps({Text("k"): [Text("v"), Number(3), (1, 2)]}) == b'{"k":["v",3,[1,2]]}'
+
+
+def test_payloads_with_floats_take_the_fast_path_unchanged() -> None:
+    value = {"percent": 40.0, "ratio": 12.25, "items": [0.0, -0.0, 1.5, (2.0, "x")], "n": 3}
+    before = repr(value)
+    assert dumps(value) == b'{"percent":40,"ratio":12.25,"items":[0,0,1.5,[2,"x"]],"n":3}'
+    assert repr(value) == before  # converted in a copy, the caller's value is untouched
+
+
+_numeric_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_numeric_values)
+def test_fast_path_equals_the_careful_path(value: Any) -> None:
+    """The fast path (json.dumps after the plain walk) writes what the careful one writes."""
+    try:
+        expected_parts: list[str] = []
+        _encode(value, expected_parts)
+    except ValueError:
+        with pytest.raises(ValueError):
+            dumps(value)
+        return
+    assert dumps(value) == "".join(expected_parts).encode()
 
 
 # --- property: byte-for-byte agreement with Node ------------------------------------------------
