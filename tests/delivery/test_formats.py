@@ -15,6 +15,7 @@ import pytest
 from flask import Flask, jsonify, request
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from planwire.delivery import jsonjs
 from planwire.delivery.formats import (
     MAX_RETRY_DELAY,
     RESERVED_HEADERS,
@@ -110,6 +111,16 @@ def test_standard_body() -> None:
             + "}"
         ).encode()
     )
+
+
+@pytest.mark.parametrize("fmt", ["trueppm", "exepron", "standard"])
+def test_data_serialized_once_gives_the_same_request(fmt: str) -> None:
+    """The worker serializes an event's data once for all its webhooks (``data_json``)."""
+    signed = datetime(2026, 5, 11, 14, 30, 5, tzinfo=UTC)
+    alone = build(fmt, retry_count=1, signed_at=signed)
+    spliced = build(fmt, retry_count=1, signed_at=signed, data_json=jsonjs.dumps(DATA))
+    assert spliced == alone
+    assert json.loads(spliced.body)["data"] == json.loads(_DATA_BYTES)
 
 
 def test_timestamps_are_utc_with_z() -> None:
