@@ -14,6 +14,7 @@ from planwire.auth import service as auth_service
 from planwire.auth.models import User
 from planwire.errors import Forbidden, NotFound, Unauthorized
 from planwire.projects.models import Project, ProjectMember
+from planwire.tasks.models import Task
 from planwire.uow import UnitOfWork
 
 VIEWER, MEMBER, MANAGER, ADMIN = 1, 2, 3, 4
@@ -87,6 +88,21 @@ def project_for(
             f"you are {ROLE_NAMES[role]}."
         )
     return project
+
+
+def task_for(
+    session: Session, user: User, task_id: uuid.UUID, min_role: int
+) -> tuple[Task, Project]:
+    """The task and its project, checked like :func:`project_for`; a task of a project the
+    user cannot see is simply not found."""
+    task = session.get(Task, task_id)
+    try:
+        if task is None:
+            raise NotFound("")
+        project = project_for(session, user, task.project_id, min_role, lock=min_role > VIEWER)
+    except NotFound:
+        raise NotFound(f"Task {task_id} not found.") from None
+    return task, project
 
 
 def require_org_admin(user: User) -> None:

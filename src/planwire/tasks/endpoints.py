@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from planwire.api.deps import MEMBER, VIEWER, CurrentUser, SessionDep, project_for
+from planwire.api.deps import MEMBER, VIEWER, CurrentUser, SessionDep, project_for, task_for
 from planwire.auth.models import User
 from planwire.errors import NotFound
 from planwire.pagination import Page, PageParams, make_page, page_params, paginate_query
@@ -30,20 +30,6 @@ from planwire.tasks.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 Paging = Annotated[PageParams, Depends(page_params)]
-
-
-def _task_project(
-    session: Session, user: User, task_id: uuid.UUID, min_role: int
-) -> tuple[Task, Project]:
-    """The task and its project; a task in a project the user cannot see is simply not found."""
-    task = session.get(Task, task_id)
-    try:
-        if task is None:
-            raise NotFound("")
-        project = project_for(session, user, task.project_id, min_role, lock=min_role > VIEWER)
-    except NotFound:
-        raise NotFound(f"Task {task_id} not found.") from None
-    return task, project
 
 
 @router.get("/projects/{project_id}/tasks/", response_model=Page[TaskOut])
@@ -89,7 +75,7 @@ def bulk_import(
 
 @router.get("/tasks/{task_id}/", response_model=TaskOut)
 def get_task(task_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> TaskOut:
-    task, _ = _task_project(session, user, task_id, VIEWER)
+    task, _ = task_for(session, user, task_id, VIEWER)
     return TaskOut.model_validate(task)
 
 
@@ -97,7 +83,7 @@ def get_task(task_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Task
 def patch_task(
     task_id: uuid.UUID, data: TaskUpdate, session: SessionDep, user: CurrentUser
 ) -> TaskOut:
-    task, project = _task_project(session, user, task_id, MEMBER)
+    task, project = task_for(session, user, task_id, MEMBER)
     service.update_task(session, user=user, project=project, task=task, data=data)
     scheduling.recalculate_marked(session)
     return TaskOut.model_validate(task)
@@ -105,7 +91,7 @@ def patch_task(
 
 @router.delete("/tasks/{task_id}/", status_code=204)
 def delete_task(task_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Response:
-    task, project = _task_project(session, user, task_id, MEMBER)
+    task, project = task_for(session, user, task_id, MEMBER)
     service.delete_task(session, project=project, task=task)
     return Response(status_code=204)
 

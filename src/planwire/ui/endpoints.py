@@ -28,6 +28,7 @@ from planwire.api.deps import (
     ROLE_NAMES,
     VIEWER,
     project_for,
+    task_for,
 )
 from planwire.auth import service as auth_service
 from planwire.auth.models import User
@@ -37,7 +38,7 @@ from planwire.projects.models import Project, ProjectMember
 from planwire.projects.schemas import ProjectCreate, ProjectUpdate
 from planwire.scheduling import service as scheduling
 from planwire.tasks import service as tasks_service
-from planwire.tasks.models import Dependency, Task
+from planwire.tasks.models import Dependency
 from planwire.tasks.schemas import DependencyCreate, TaskCreate, TaskUpdate
 from planwire.ui import auth, forms, integrations
 from planwire.ui.forms import FormProblem
@@ -346,20 +347,6 @@ def add_link(request: Request, project_id: uuid.UUID, form: Form) -> Response:
     return redirect(request, f"/ui/projects/{project_id}", "Link added.")
 
 
-def _task_and_project(
-    db: Session, user: User, task_id: uuid.UUID, min_role: int
-) -> tuple[Task, Project]:
-    """The task and its project; a task of a project the user cannot see is not found."""
-    task = db.get(Task, task_id)
-    try:
-        if task is None:
-            raise NotFound("")
-        project = project_for(db, user, task.project_id, min_role, lock=min_role > VIEWER)
-    except NotFound:
-        raise NotFound(f"Task {task_id} not found.") from None
-    return task, project
-
-
 @router.post("/tasks/{task_id}/progress")
 def update_progress(request: Request, task_id: uuid.UUID, form: Form) -> Response:
     """Remaining duration and status of one task; answers htmx with the new schedule."""
@@ -369,7 +356,7 @@ def update_progress(request: Request, task_id: uuid.UUID, form: Form) -> Respons
     try:
         with unit_of_work(request) as uow:
             user = signed_in(request, uow.session)
-            task, project = _task_and_project(uow.session, user, task_id, MEMBER)
+            task, project = task_for(uow.session, user, task_id, MEMBER)
             project_id = project.id
             changes: dict[str, Any] = {}
             if values["remaining_duration"] and values["remaining_duration"] != str(
@@ -401,7 +388,7 @@ def update_progress(request: Request, task_id: uuid.UUID, form: Form) -> Respons
 def delete_task(request: Request, task_id: uuid.UUID, form: Form) -> Response:
     with unit_of_work(request) as uow:
         user = signed_in(request, uow.session)
-        task, project = _task_and_project(uow.session, user, task_id, MEMBER)
+        task, project = task_for(uow.session, user, task_id, MEMBER)
         name, project_id = task.name, project.id
         tasks_service.delete_task(uow.session, project=project, task=task)
         scheduling.recalculate_marked(uow.session)
