@@ -11,7 +11,8 @@ One asyncio task runs the loop::
   there are free slots (``worker_concurrency``), at most ``per_endpoint_concurrency`` in flight
   per webhook, so one slow receiver holds at most its own slots and never starves the others.
   Everything a batch needs (deliveries, events, webhooks) comes in four statements; decrypted
-  secrets are cached per webhook and refreshed when its stored ciphertext changes.
+  secrets are cached per webhook and refreshed when its stored ciphertext changes; each
+  event's data is serialized once for all its deliveries in the batch.
 * **Sending** goes through the :class:`~planwire.delivery.sender.Sender` seam (by default an
   :class:`~planwire.delivery.sender.HttpSender`: pooled keep-alive connections, the timeout,
   no redirects, truncated response bodies, the connect-time SSRF check).
@@ -60,7 +61,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from planwire import __version__
 from planwire.config import ConfigError, Settings
 from planwire.db import make_session_factory, utcnow
-from planwire.delivery import maintenance, repository
+from planwire.delivery import jsonjs, maintenance, repository
 from planwire.delivery.formats import build_request, plan_retry
 from planwire.delivery.redaction import REDACTED, redact_headers
 from planwire.delivery.repository import (
@@ -106,6 +107,9 @@ class _Job:
     webhook: WebhookSnapshot
     event: EventSnapshot
     secrets: list[str]
+    #: ``jsonjs.dumps(event.data)``, shared by the event's deliveries in the batch; None when
+    #: it cannot be serialized (``build_request`` then reports why).
+    data_json: bytes | None
 
 
 class _SecretCache:
@@ -360,6 +364,12 @@ class DeliveryWorker:
             )
         jobs: list[_Job] = []
         undecryptable: list[uuid.UUID] = []
+        data_json: dict[uuid.UUID, bytes | None] = {}
+        for event in batch.events.values():
+            try:
+                data_json[event.id] = jsonjs.dumps(event.data)
+            except (ValueError, TypeError, RecursionError):
+                data_json[event.id] = None
         for delivery in batch.deliveries:
             webhook = batch.webhooks[delivery.webhook_id]
             try:
@@ -368,7 +378,15 @@ class DeliveryWorker:
                 log.error("webhook %s: %s", webhook.id, exc)
                 undecryptable.append(delivery.id)
                 continue
-            jobs.append(_Job(delivery, webhook, batch.events[delivery.event_id], secrets))
+            jobs.append(
+                _Job(
+                    delivery,
+                    webhook,
+                    batch.events[delivery.event_id],
+                    secrets,
+                    data_json[delivery.event_id],
+                )
+            )
         return batch, jobs, undecryptable
 
     # --- sending -------------------------------------------------------------------------------
@@ -394,6 +412,7 @@ class DeliveryWorker:
                 custom_headers=webhook.headers,
                 user_agent=USER_AGENT,
                 signed_at=started,
+                data_json=job.data_json,
             )
             headers = request.headers
             outcome = await self._sender.send(webhook.url, request.body, request.headers)
