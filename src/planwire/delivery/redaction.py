@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -14,9 +15,12 @@ _SENSITIVE_HEADER = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive(name: str) -> bool:
+    # Cached: every attempt stores its headers, and their names repeat.
+    return _SENSITIVE_HEADER.search(name) is not None
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` as they are stored with an attempt: signatures and credentials redacted."""
-    return {
-        name: REDACTED if _SENSITIVE_HEADER.search(name) else value
-        for name, value in headers.items()
-    }
+    return {name: REDACTED if _sensitive(name) else value for name, value in headers.items()}

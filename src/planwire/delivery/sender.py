@@ -71,6 +71,7 @@ DEFAULT_RESPONSE_BODY_LIMIT = 64 * 1024
 #: Retry-After values above this (one day) are read as this.
 _RETRY_AFTER_CEILING = 86400.0
 _READ_CHUNK = 16 * 1024
+_URL_CHECK_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +292,9 @@ class HttpSender(Sender):
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
+        #: The form check of each URL sent to (its refusal reason, or None): it depends on the
+        #: URL and the policy alone, and the worker sends to the same few URLs over and over.
+        self._url_checks: dict[str, str | None] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -315,10 +319,9 @@ class HttpSender(Sender):
         def elapsed_ms() -> float:
             return (time.monotonic() - started) * 1000
 
-        try:
-            check_url(url, self._policy, resolve=False)
-        except TargetRefused as exc:
-            return Outcome.for_error("refused_target", exc.reason, duration_ms=elapsed_ms())
+        refusal = self._check_url(url)
+        if refusal is not None:
+            return Outcome.for_error("refused_target", refusal, duration_ms=elapsed_ms())
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._get_session().post(
@@ -351,6 +354,21 @@ class HttpSender(Sender):
             retry_after=retry_after,
             reason=response.reason or "",
         )
+
+    def _check_url(self, url: str) -> str | None:
+        try:
+            return self._url_checks[url]
+        except KeyError:
+            pass
+        try:
+            check_url(url, self._policy, resolve=False)
+            refusal = None
+        except TargetRefused as exc:
+            refusal = exc.reason
+        if len(self._url_checks) >= _URL_CHECK_CACHE_SIZE:
+            self._url_checks.clear()
+        self._url_checks[url] = refusal
+        return refusal
 
     async def _read_excerpt(self, response: aiohttp.ClientResponse, chunks: list[bytes]) -> bool:
         """Read up to the limit into ``chunks``; True when the whole body was read."""
