@@ -121,6 +121,15 @@ async def test_redirects_are_not_followed(receiver: Receiver, sender: HttpSender
     assert [r.path for r in receiver.requests] == ["/moved"]
 
 
+async def test_cookies_are_neither_kept_nor_sent(receiver: Receiver, sender: HttpSender) -> None:
+    """A receiver's Set-Cookie must not ride along on later deliveries to the same host."""
+    receiver.program("/a", Reply(headers={"Set-Cookie": "session=abc; Path=/"}))
+    # A host name: cookie jars ignore cookies of IP hosts anyway.
+    await sender.send(receiver.url("/a").replace("127.0.0.1", "localhost"), BODY, HEADERS)
+    await sender.send(receiver.url("/b").replace("127.0.0.1", "localhost"), BODY, HEADERS)
+    assert [r.headers.get("Cookie") for r in receiver.requests] == [None, None]
+
+
 async def test_retry_after_seconds_on_429(receiver: Receiver, sender: HttpSender) -> None:
     receiver.program("/busy", Reply.retry_after(120))
     outcome = await sender.send(receiver.url("/busy"), BODY, HEADERS)

@@ -310,39 +310,44 @@ class HttpSender(Sender):
                 auto_decompress=False,  # the excerpt limit must bound what we hold
                 skip_auto_headers=("Accept-Encoding",),
                 trust_env=False,  # no proxy from the environment: it would bypass the guard
+                # No cookies: a receiver's Set-Cookie must not ride along on later deliveries
+                # (other webhooks, maybe other tenants, on the same host); and no cookie work.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
         started = time.monotonic()
-
-        def elapsed_ms() -> float:
-            return (time.monotonic() - started) * 1000
-
         refusal = self._check_url(url)
         if refusal is not None:
-            return Outcome.for_error("refused_target", refusal, duration_ms=elapsed_ms())
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._get_session().post(
-                    url, data=body, headers=dict(headers), allow_redirects=False
-                )
-        except (aiohttp.ClientError, OSError, TimeoutError, TargetRefused) as exc:
-            kind, message = _classify(exc)
-            return Outcome.for_error(kind, message, duration_ms=elapsed_ms())
-
+            return Outcome.for_error(
+                "refused_target", refusal, duration_ms=(time.monotonic() - started) * 1000
+            )
+        response: aiohttp.ClientResponse | None = None
         chunks: list[bytes] = []
         complete = False
         try:
-            async with asyncio.timeout(max(self._timeout - elapsed_ms() / 1000, 0.0)):
+            # One deadline for the attempt: the response headers must arrive within it, and
+            # the excerpt is read in what is left of it.
+            async with asyncio.timeout(self._timeout):
+                response = await self._get_session().post(
+                    url, data=body, headers=headers, allow_redirects=False
+                )
                 complete = await self._read_excerpt(response, chunks)
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            pass  # the status is what counts; keep what was read
+        except (aiohttp.ClientError, OSError, TimeoutError, TargetRefused) as exc:
+            if response is None:
+                kind, message = _classify(exc)
+                return Outcome.for_error(
+                    kind, message, duration_ms=(time.monotonic() - started) * 1000
+                )
+            # The body broke off or ran out of time: the status is what counts; keep what
+            # was read.
         finally:
-            if complete:
-                response.release()
-            else:
-                response.close()  # drop the connection instead of draining the rest
+            if response is not None:
+                if complete:
+                    response.release()
+                else:
+                    response.close()  # drop the connection instead of draining the rest
 
         retry_after = None
         if response.status in (429, 503):
@@ -350,7 +355,7 @@ class HttpSender(Sender):
         return Outcome.for_status(
             response.status,
             _excerpt(chunks),
-            duration_ms=elapsed_ms(),
+            duration_ms=(time.monotonic() - started) * 1000,
             retry_after=retry_after,
             reason=response.reason or "",
         )
@@ -379,6 +384,8 @@ class HttpSender(Sender):
                 return True
             chunks.append(chunk)
             remaining -= len(chunk)
+            if response.content.at_eof():  # saves a read that would only return b""
+                return True
         return response.content.at_eof()
 
     async def aclose(self) -> None:
