@@ -25,10 +25,21 @@ from planwire.auth import service as auth_service
 from planwire.config import Settings
 from planwire.db import Base, make_engine, make_session_factory
 from planwire.migrations import upgrade
+from tests.support.netguard import guarded
 
 pytest_plugins = ["tests.support.postgres", "tests.support.browser"]
 
 TEST_SECRET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def loopback_only() -> Iterator[None]:
+    """Every test stays on this machine: a connection or datagram to anything but loopback
+    fails the test, and name lookups are answered locally as unknown names (never sent to the
+    system resolver). ``tests/reliability`` is stricter: it refuses unexpected lookups too."""
+    with guarded(allow_lookups=True) as guard:
+        yield
+    assert not guard.problems(), f"traffic would have left the host: {guard.problems()}"
 
 
 @pytest.fixture(scope="session")

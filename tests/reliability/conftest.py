@@ -1,6 +1,6 @@
 """Fixtures of the reliability and security tests.
 
-Every test here runs under :mod:`tests.reliability.netguard`: traffic to anything but loopback,
+Every test here runs under :mod:`tests.support.netguard`: traffic to anything but loopback,
 and name lookups through the system resolver, fail the test (a test that registers names on
 purpose asks for ``allow_name_lookups``; they still fail locally, nothing is sent).
 """
@@ -14,7 +14,7 @@ import pytest
 
 from planwire.config import Settings, load_settings
 from tests.conftest import TEST_SECRET_KEY
-from tests.reliability.netguard import Guard, guarded
+from tests.support.netguard import Guard, guarded
 from tests.support.receiver import receiver
 
 __all__ = ["allow_name_lookups", "env_settings", "net_guard", "receiver"]
