@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import String, cast, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -58,8 +58,13 @@ COMPUTED = (
     "zone",
     "is_ready",
 )
+# Ids are read as text (SQLite: its 32 stored hex digits, PostgreSQL: the usual form): turning
+# 1,000 task ids and a few thousand link ends into UUID objects, and hashing those, on every
+# recalculation cost more than the CPM itself. They become UUIDs only where an id leaves this
+# module (:func:`_id_text`, :func:`_id_uuid`).
+_TASK_ID = cast(Task.id, String())
 _LOADED = (
-    Task.id,
+    _TASK_ID,
     Task.name,
     Task.duration,
     Task.remaining_duration,
@@ -71,6 +76,8 @@ _LOADED = (
     Task.safe_duration,
     *(getattr(Task, name) for name in COMPUTED),
 )
+#: Where the computed columns start in a loaded row.
+_COMPUTED_AT = len(_LOADED) - len(COMPUTED)
 
 
 def mark_for_recalculation(session: Session, project: Project) -> None:
@@ -121,11 +128,15 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
     ).all()
     links = session.execute(
         select(
-            Dependency.predecessor_id, Dependency.successor_id, Dependency.type, Dependency.lag
+            cast(Dependency.predecessor_id, String()).label("predecessor_id"),
+            cast(Dependency.successor_id, String()).label("successor_id"),
+            Dependency.type,
+            Dependency.lag,
         ).where(Dependency.project_id == project.id)
     ).all()
     calendar = calendar_of(project)
-    index = {row.id: i for i, row in enumerate(rows)}
+    index = {row[0]: i for i, row in enumerate(rows)}
+    ids = [_id_text(row[0]) for row in rows]
     status_day = project.status_date or utcnow().date()
     network = Network(
         durations=[
@@ -146,10 +157,10 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
     try:
         cpm = compute_cpm(network)
     except CycleError as exc:
-        ids = [str(rows[i].id) for i in exc.cycle]
+        cycle = [ids[i] for i in exc.cycle]
         names = " -> ".join(rows[i].name for i in [*exc.cycle, exc.cycle[0]])
         raise Conflict(
-            f"These dependencies would close a cycle: {names}", cycle=[*ids, ids[0]]
+            f"These dependencies would close a cycle: {names}", cycle=[*cycle, cycle[0]]
         ) from None
     chain = compute_critical_chain(
         network,
@@ -158,9 +169,9 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
         project.buffer_method,  # type: ignore[arg-type]  # validated on input
         cpm,
     )
-    chain = _with_stable_keys(chain, rows)
+    chain = _with_stable_keys(chain, ids)
     if record_baseline:
-        project.baseline = _baseline(calendar, chain, rows)
+        project.baseline = _baseline(calendar, chain, ids)
     statuses = buffer_status(
         chain,
         _baseline_buffers(project.baseline),
@@ -189,25 +200,37 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
             status.zone if status and row.status != "Completed" else "green",
             ready[i],
         )
-        old = tuple(getattr(row, name) for name in COMPUTED)
+        old = row[_COMPUTED_AT:]
         if values != old:
-            changed.append({"id": row.id, **dict(zip(COMPUTED, values, strict=True))})
-            _record_task_transitions(session, project, row, values, old)
+            task_id = _id_uuid(row[0])
+            changed.append({"id": task_id, **dict(zip(COMPUTED, values, strict=True))})
+            _record_task_transitions(session, project, task_id, values, old)
     if changed:
         session.execute(update(Task), changed)
         _refresh_loaded(session, changed)
 
-    _update_project(session, project, calendar, cpm, chain, statuses, rows, changed)
+    _update_project(session, project, calendar, cpm, chain, statuses, ids, changed)
 
 
-def _with_stable_keys(chain: ChainResult, rows: Any) -> ChainResult:
+def _id_text(raw: str) -> str:
+    """A task id as read by :func:`recalculate`, in its usual text form."""
+    if len(raw) == 32:  # SQLite stores the 32 hex digits
+        return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+    return raw
+
+
+def _id_uuid(raw: str) -> uuid.UUID:
+    return uuid.UUID(raw)
+
+
+def _with_stable_keys(chain: ChainResult, ids: list[str]) -> ChainResult:
     """The engine names a feeding buffer by the position of its joining task in this run;
     stored keys (baselines, ``Task.buffer_key``) use the task's id, which survives new tasks."""
 
     def stable(key: str) -> str:
         if key == PROJECT_BUFFER:
             return key
-        return f"feeding:{rows[int(key.split(':', 1)[1])].id}"
+        return f"feeding:{ids[int(key.split(':', 1)[1])]}"
 
     return replace(
         chain,
@@ -252,12 +275,15 @@ def _readiness(project: Project, rows: Any, links: Any, index: dict[Any, int]) -
 
 
 def _record_task_transitions(
-    session: Session, project: Project, row: Any, new: tuple[Any, ...], old: tuple[Any, ...]
+    session: Session,
+    project: Project,
+    task_id: uuid.UUID,
+    new: tuple[Any, ...],
+    old: tuple[Any, ...],
 ) -> None:
     zone_at = COMPUTED.index("zone")
     ready_at = COMPUTED.index("is_ready")
     if new[ready_at] and not old[ready_at]:
-        task_id = row.id
         _record(
             session,
             project,
@@ -265,7 +291,7 @@ def _record_task_transitions(
             lambda: payloads.task_ready(session, project, _task(session, task_id)),
         )
     if new[zone_at] == "red" and old[zone_at] != "red":
-        previous, red_id = old[zone_at], row.id
+        previous, red_id = old[zone_at], task_id
         _record(
             session,
             project,
@@ -299,7 +325,7 @@ def _record(session: Session, project: Project, type: str, data: Any) -> None:
     )
 
 
-def _baseline(calendar: WorkCalendar, chain: Any, rows: Any) -> dict[str, Any]:
+def _baseline(calendar: WorkCalendar, chain: Any, ids: list[str]) -> dict[str, Any]:
     return {
         "recorded_at": utcnow().isoformat(),
         "finish_date": calendar.finish_date(0, chain.chain_finish).isoformat()
@@ -314,8 +340,8 @@ def _baseline(calendar: WorkCalendar, chain: Any, rows: Any) -> dict[str, Any]:
             for key, buffer in chain.buffers.items()
         },
         "task_finish": {
-            str(row.id): task_dates(calendar, chain.start[i], chain.finish[i])[1].isoformat()
-            for i, row in enumerate(rows)
+            task_id: task_dates(calendar, chain.start[i], chain.finish[i])[1].isoformat()
+            for i, task_id in enumerate(ids)
         },
     }
 
@@ -338,7 +364,7 @@ def _update_project(
     cpm: Any,
     chain: Any,
     statuses: dict[str, Any],
-    rows: Any,
+    ids: list[str],
     changed: list[dict[str, Any]],
 ) -> None:
     project_status = statuses.get("project")
@@ -354,13 +380,13 @@ def _update_project(
         "calculated_at": now.isoformat().replace("+00:00", "Z"),
         "duration": cpm.duration,
         "finish_date": finish.isoformat(),
-        "critical_path": [str(rows[i].id) for i in cpm.critical_path],
-        "critical_chain": [str(rows[i].id) for i in chain.chain],
+        "critical_path": [ids[i] for i in cpm.critical_path],
+        "critical_chain": [ids[i] for i in chain.chain],
         "critical_chain_length": chain.chain_finish,
         "projected_completion": calendar.date_of(
             max(0, chain.chain_finish + _buffer_size(chain, "project") - 1)
         ).isoformat()
-        if rows
+        if ids
         else finish.isoformat(),
         "chain_finish_date": chain_end.isoformat(),
         "buffers": {
@@ -368,7 +394,7 @@ def _update_project(
                 "key": key,
                 "kind": "project" if key == "project" else "feeding",
                 "size": buffer.size,
-                "tasks": [str(rows[i].id) for i in buffer.tasks],
+                "tasks": [ids[i] for i in buffer.tasks],
                 "projected_finish": buffer.projected_finish,
                 "consumption": round(statuses[key].consumption, 2) if key in statuses else 0.0,
                 "chain_completion": round(statuses[key].completion, 2) if key in statuses else 0.0,
