@@ -24,7 +24,8 @@ One asyncio task runs the loop::
   (:func:`planwire.webhooks.fanout.add_wakeup_listener`) fires after every commit that created
   deliveries, on PostgreSQL a dedicated connection ``LISTEN``\\ s on ``planwire_deliveries``
   (deliveries committed by other processes), a timer fires when the earliest scheduled retry
-  falls due, and a backstop poll (``poll_interval``) catches the rest: expired leases of a
+  falls due (read again only when it may have changed, not on every wake-up), and a backstop
+  poll (``poll_interval``) catches the rest: expired leases of a
   crashed worker, resumed webhooks.
 * **Leases** last ``lease_seconds`` and are renewed every third of it while their attempt is
   in flight or waiting to be recorded, so a slow send never loses its lease; a crashed
@@ -210,6 +211,11 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._starved = False  # the last claim left due deliveries behind
+        #: When the earliest scheduled retry falls due (the retry timer), read from the
+        #: database only when it may have changed: at start, after this worker scheduled a
+        #: retry or postponed deliveries, and when the timer or the backstop poll fired.
+        self._next_retry: datetime | None = None
+        self._timer_stale = True
         self._in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._per_webhook: Counter[uuid.UUID] = Counter()
         self._unrecorded: set[uuid.UUID] = set()  # sent, waiting in the results queue
@@ -225,6 +231,7 @@ class DeliveryWorker:
             raise RuntimeError("the worker is already running")
         self._loop = asyncio.get_running_loop()
         self._stopping = False
+        self._timer_stale = True
         self._wake = asyncio.Event()
         self._results = asyncio.Queue()
         fanout.add_wakeup_listener(self.wake)
@@ -314,23 +321,32 @@ class DeliveryWorker:
             if claimed and more and len(self._in_flight) < self._capacity:
                 continue  # more are due right now
             timeout = self.poll_interval
-            try:
-                next_due = await asyncio.to_thread(self._next_due)
-            except Exception:
-                log.exception("reading the next retry time failed")
-                next_due = None
-            if next_due is not None:
-                timeout = min(timeout, max((next_due - utcnow()).total_seconds(), 0.0))
-            await self._sleep_or_wake(timeout)
+            if self._timer_stale:
+                self._timer_stale = False
+                try:
+                    self._next_retry = await asyncio.to_thread(self._next_due)
+                except Exception:
+                    log.exception("reading the next retry time failed")
+                    self._next_retry, self._timer_stale = None, True
+            if self._next_retry is not None:
+                timeout = min(timeout, max((self._next_retry - utcnow()).total_seconds(), 0.0))
+            if not await self._sleep_or_wake(timeout):
+                # The retry timer fired or the backstop poll is due: claim, then read the
+                # next retry time again (other workers schedule retries too).
+                self._timer_stale = True
 
     def _next_due(self) -> datetime | None:
         with self._sessions() as session:
             return repository.next_due_at(session, utcnow())
 
-    async def _sleep_or_wake(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
+    async def _sleep_or_wake(self, seconds: float) -> bool:
+        """Wait for a wake-up at most ``seconds``; whether one came."""
+        try:
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _claim(self, limit: int) -> tuple[int, bool]:
         room = {
@@ -346,6 +362,7 @@ class DeliveryWorker:
         if undecryptable:
             until = utcnow() + timedelta(seconds=UNDECRYPTABLE_RETRY_SECONDS)
             await self._db(repository.postpone, self.owner, undecryptable, until)
+            self._timer_stale = True
         return len(batch.deliveries), batch.more
 
     def _claim_and_prepare(
@@ -539,7 +556,8 @@ class DeliveryWorker:
         for item in batch:
             self._unrecorded.discard(item.delivery_id)
         if any(item.status == "pending" for item in batch):
-            self._wake.set()  # a retry was scheduled: re-arm the timer
+            self._timer_stale = True  # a retry was scheduled: re-arm the timer
+            self._wake.set()
 
     # --- leases, wake-ups, maintenance ---------------------------------------------------------
 
