@@ -12,6 +12,7 @@ from rich.panel import Panel
 
 from planwire import __version__
 from planwire.config import ConfigError, Settings, load_settings
+from planwire.runtime import tune_gc
 
 app = typer.Typer(
     name="planwire",
@@ -129,6 +130,7 @@ def serve(
         )
     application = create_app(settings, engine, run_worker=not no_worker)
     console.print(f"Planwire {__version__} on http://{host}:{port}  (docs: /docs, UI: /ui)")
+    tune_gc()
     # Piped to a log collector stdout is block-buffered: without this the token shown once
     # would only appear when the server exits (and never if it is killed).
     sys.stdout.flush()
@@ -152,6 +154,7 @@ def worker() -> None:
     key_or_exit(settings)
     engine = prepared_engine(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    tune_gc()
 
     async def main() -> None:
         delivery_worker = DeliveryWorker(settings, engine)
