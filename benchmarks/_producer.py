@@ -24,6 +24,7 @@ from _harness import SECRET_KEY, task_payload
 from planwire.config import Settings
 from planwire.db import make_engine, make_session_factory
 from planwire.events import service as events_service
+from planwire.runtime import tune_gc
 from planwire.uow import UnitOfWork
 
 
@@ -70,6 +71,7 @@ async def with_worker(url: str, organization_id: int, args: argparse.Namespace) 
     settings = Settings(database_url=url, secret_key=SECRET_KEY, allow_private_targets=True)
     engine = make_engine(settings.sqlalchemy_url)
     worker = DeliveryWorker(settings, engine)
+    tune_gc()  # as planwire serve does
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

@@ -1,7 +1,8 @@
 """Wire ceiling: the most webhook POSTs per second this machine carries over loopback.
 
-A minimal client (aiohttp, keep-alive, uvloop, the worker's concurrency: 256 requests in
-flight, no database, no signing: one precomputed signature header) posts a delivery-sized body
+A minimal client (aiohttp, keep-alive, uvloop, the garbage-collector settings of ``planwire
+worker``, the worker's concurrency: 256 requests in flight, no database, no signing: one
+precomputed signature header) posts a delivery-sized body
 with a delivery's headers to the receiver every other benchmark uses (``receiver.py``, in its
 own process, verifying each signature). Every delivery figure is given as a ratio to this one,
 measured in the same run.
@@ -23,6 +24,7 @@ import uvloop
 from _harness import SECRET, Receiver, Row, machine, print_table, task_payload
 
 from planwire.delivery import jsonjs
+from planwire.runtime import tune_gc
 
 WEBHOOKS = 10
 
@@ -85,6 +87,7 @@ async def _blast(urls: list[str], requests: int, concurrency: int) -> float:
 def measure(receiver: Receiver, requests: int = 20_000, concurrency: int = 256) -> Row:
     """The ceiling in requests per second (best of two runs)."""
     urls = [receiver.url(f"/hooks/{index}") for index in range(WEBHOOKS)]
+    tune_gc()  # what planwire worker does: the same process settings on both sides
     best = 0.0
     for _ in range(2):
         receiver.reset()
