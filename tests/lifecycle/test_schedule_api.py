@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from tests.conftest import Actor
@@ -74,6 +75,26 @@ def test_bulk_import_is_one_recalculation(
     counts = count_types(events_of())
     assert counts["schedule.recalculated"] == before + 1
     assert counts["task.created"] == 50 and counts["dependency.created"] == 49
+
+
+def test_only_changes_the_schedule_depends_on_recalculate(
+    admin: Actor, project: dict[str, Any], events_of: EventsOf
+) -> None:
+    ids = add_tasks(admin, project["id"], [{"ref": "a", "name": "A", "duration": 2}])
+    url = f"/api/v1/tasks/{ids['a']}/"
+
+    def patch(body: dict[str, Any]) -> Counter[str]:
+        before = count_types(events_of())
+        response = admin.patch(url, json=body)
+        assert response.status_code == 200, response.text
+        return count_types(events_of()) - before
+
+    renamed = patch({"name": "Renamed"})
+    assert renamed == Counter({"task.updated": 1})  # no schedule.recalculated
+    assert admin.get(url).json()["name"] == "Renamed"
+    for body in ({"duration": 4}, {"resource": "ux"}, {"start_no_earlier_than": "2027-03-01"}):
+        assert patch(body)["schedule.recalculated"] == 1, body
+    assert admin.get(url).json()["ef"] == admin.get(url).json()["es"] + 4
 
 
 def test_cycle_is_refused_with_its_task_ids_and_nothing_written(

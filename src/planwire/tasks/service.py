@@ -31,6 +31,8 @@ from planwire.tasks.schemas import (
 
 PROGRESS_FIELDS = ("duration", "remaining_duration", "percent_complete", "status")
 PROGRESS_DATES = ("actual_start", "actual_finish")
+#: Task fields the schedule does not depend on: changing only these needs no recalculation.
+UNSCHEDULED_FIELDS = frozenset({"name", "assignee_id"})
 
 
 def task_json(task: Task) -> dict[str, Any]:
@@ -167,7 +169,7 @@ def update_task(
     before = _progress_of(task)
     progress_changes = {k: changes[k] for k in (*PROGRESS_FIELDS, *PROGRESS_DATES) if k in changes}
     after = _reconcile(before, progress_changes, project) if progress_changes else before
-    changed = False
+    changed = reschedule = False
     for field, value in changes.items():
         if field in PROGRESS_FIELDS or field in PROGRESS_DATES:
             continue
@@ -176,14 +178,16 @@ def update_task(
         if getattr(task, field) != value:
             setattr(task, field, value)
             changed = True
+            reschedule = reschedule or field not in UNSCHEDULED_FIELDS
     if after != before:
         _apply_progress(task, after)
-        changed = True
+        changed = reschedule = True
     if not changed:
         return
     now = utcnow()
     task.updated_at = now
-    scheduling.mark_for_recalculation(session, project)
+    if reschedule:
+        scheduling.mark_for_recalculation(session, project)
     _record(session, project, "task.updated", lambda: task_json(task))
     _record_transitions(session, user, project, task, before, after, now)
 
