@@ -116,13 +116,23 @@ def oracle_cpm(
 
 @contextmanager
 def forced_path(path: str) -> Iterator[None]:
-    """Run the engine's numpy level passes ("levels") or plain-Python passes ("lists")."""
-    saved = (_graph.NUMPY_MIN_TASKS, _graph.NARROW_AFTER_LEVELS)
+    """Run the engine's numpy level passes ("levels"), its plain-Python Kahn passes ("lists") or
+    its flat loops over links numbered in topological order ("ordered": only where every link
+    goes from a lower to a higher index; other networks then take their usual path)."""
+    names = ("NUMPY_MIN_TASKS", "NARROW_AFTER_LEVELS", "ORDERED_PASSES", "ORDERED_FIRST_BELOW")
+    saved = {name: getattr(_graph, name) for name in names}
     if path == "levels":
         _graph.NUMPY_MIN_TASKS, _graph.NARROW_AFTER_LEVELS = 0, 1 << 60
-    else:
+        _graph.ORDERED_PASSES = False
+    elif path == "lists":
         _graph.NUMPY_MIN_TASKS = 1 << 60
+        _graph.ORDERED_PASSES = False
+    elif path == "ordered":
+        _graph.ORDERED_PASSES, _graph.ORDERED_FIRST_BELOW = True, 1 << 60
+    else:
+        raise ValueError(f"unknown path {path!r}")
     try:
         yield
     finally:
-        _graph.NUMPY_MIN_TASKS, _graph.NARROW_AFTER_LEVELS = saved
+        for name, value in saved.items():
+            setattr(_graph, name, value)

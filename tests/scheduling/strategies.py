@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -73,3 +74,28 @@ def acyclic_cases(
             else:
                 case.progress[task] = TaskProgress(start, draw(st.integers(0, 6)), None)
     return case
+
+
+def in_index_order(case: Case) -> Case:
+    """``case`` with its tasks renumbered so that every link goes to a higher index.
+
+    Tasks are numbered in a topological order (graphlib's), so the engine can take its
+    ``ordered`` path; durations, constraints and progress follow their task.
+    """
+    n = len(case.durations)
+    sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
+    for task in range(n):
+        sorter.add(task)
+    for pred, succ, _, _ in case.links:
+        sorter.add(succ, pred)
+    new = {old: index for index, old in enumerate(sorter.static_order())}
+    durations = [0] * n
+    for old, index in new.items():
+        durations[index] = case.durations[old]
+    return Case(
+        durations,
+        [(new[pred], new[succ], kind, lag) for pred, succ, kind, lag in case.links],
+        {new[task]: offset for task, offset in case.snet.items()},
+        {new[task]: progress for task, progress in case.progress.items()},
+        case.status,
+    )

@@ -7,11 +7,12 @@ import random
 import pytest
 from hypothesis import given, settings
 
-from planwire.scheduling import CpmResult, compute_cpm
+from planwire.scheduling import CpmResult, TaskProgress, _graph, compute_cpm
 from tests.scheduling.oracle import OracleCpm, forced_path, oracle_cpm
-from tests.scheduling.strategies import Case, acyclic_cases
+from tests.scheduling.strategies import Case, acyclic_cases, in_index_order
 
 PATHS = ["levels", "lists"]
+ALL_PATHS = ["levels", "lists", "ordered"]
 
 
 def assert_matches(result: CpmResult, expected: OracleCpm) -> None:
@@ -96,3 +97,58 @@ def test_a_long_chain_falls_back_to_the_list_passes_with_the_same_result() -> No
     links = [(t, t + 1, t % 4, t % 3 - 1) for t in range(n - 1)]
     case = Case(durations, links)
     assert_matches(compute_cpm(case.network()), oracle_cpm(durations, links))
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+@settings(max_examples=300, deadline=None)
+@given(case=acyclic_cases(with_progress=True))
+def test_networks_numbered_in_order_match_the_oracle_on_every_path(path: str, case: Case) -> None:
+    ordered = in_index_order(case)
+    assert _graph.prepare(ordered.network()).ordered
+    expected = oracle_cpm(
+        ordered.durations, ordered.links, ordered.snet, ordered.progress, ordered.status
+    )
+    assert_matches(run(ordered, path), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=acyclic_cases(max_tasks=30, with_progress=True))
+def test_the_ordered_path_and_the_kahn_paths_agree_field_by_field(case: Case) -> None:
+    ordered = in_index_order(case)
+    results = [run(ordered, path) for path in ALL_PATHS]
+    assert results[0] == results[1] == results[2]
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=acyclic_cases(with_progress=True))
+def test_a_link_to_a_lower_index_rules_out_the_ordered_path(case: Case) -> None:
+    network = case.network()
+    ordered = all(
+        pred < succ for pred, succ in zip(network.link_pred, network.link_succ, strict=True)
+    )
+    assert _graph.prepare(network).ordered == ordered
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("shape", ["wide", "narrow"])
+def test_larger_networks_numbered_in_order_agree_on_all_paths(seed: int, shape: str) -> None:
+    """Sizes on both sides of ORDERED_FIRST_BELOW; narrow networks make the levels give up."""
+    rng = random.Random(seed)
+    n = rng.choice([400, 1600, 2500])
+    reach = 300 if shape == "wide" else 2
+    durations = [rng.randint(0, 15) for _ in range(n)]
+    links = []
+    for succ in range(1, n):
+        for _ in range(rng.randint(1, 2)):
+            pred = rng.randrange(max(0, succ - reach), succ)
+            links.append((pred, succ, rng.randrange(4), rng.randint(-4, 6)))
+    progress = {
+        task: TaskProgress(rng.randint(0, 40), rng.randint(0, 5))
+        for task in rng.sample(range(n), 5)
+    }
+    case = Case(durations, links, snet={n // 2: 30}, progress=progress, status=7)
+    expected = oracle_cpm(case.durations, case.links, case.snet, case.progress, case.status)
+    default = compute_cpm(case.network())
+    assert_matches(default, expected)
+    for path in ALL_PATHS:
+        assert run(case, path) == default

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import graphlib
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,3 +168,44 @@ def test_find_cycle_returns_a_real_cycle_exactly_when_there_is_one(
 def test_bad_input_is_refused_with_a_message_naming_it(network: Network, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
         compute_cpm(network)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        tuple,
+        np.array,
+        lambda values: np.array(values, dtype=np.int32),
+        lambda values: [np.int64(value) for value in values],
+        lambda values: range(values[0], values[0] + 1) if len(values) == 1 else list(values),
+    ],
+)
+def test_any_integer_sequence_gives_what_lists_give(column: Callable[[list[int]], Any]) -> None:
+    """Lists take a fast conversion; other sequences numpy's: the results are the same."""
+    durations, preds, succs, kinds, lags = (
+        [3, 0, 2, 5],
+        [0, 1, 0, 3],
+        [1, 2, 2, 2],
+        [0, 1, 2, 3],
+        [1, 0, -1, 2],
+    )
+    expected = compute_cpm(Network(durations, preds, succs, kinds, lags))
+    network = Network(column(durations), column(preds), column(succs), column(kinds), column(lags))
+    assert compute_cpm(network) == expected
+
+
+@pytest.mark.parametrize(
+    ("durations", "message"),
+    [
+        ([1, 10**20], "durations must hold integers"),  # beyond 64 bits
+        ([1, "2"], "durations must hold integers, found '2'"),
+        ([1, None], "durations must hold integers, found None"),
+        ([[1, 2]], "durations must be a flat sequence of integers"),
+        ([True, 10**10], "durations holds 10000000000 at position 1"),
+    ],
+)
+def test_columns_the_fast_conversion_refuses_are_worded_as_before(
+    durations: list[Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        compute_cpm(Network(durations, [], [], [], []))

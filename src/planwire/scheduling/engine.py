@@ -152,27 +152,21 @@ def compute_cpm(network: Network) -> CpmResult:
     """
     prep = _graph.prepare(network)
     try:
-        passes = _graph.cpm_passes(prep)
+        columns = _graph.cpm_columns(prep)
     except _graph.Cyclic:
         cycle = find_cycle(prep.n, network.link_pred, network.link_succ)
         assert cycle is not None
         raise CycleError(cycle) from None
-    es, ls = passes.es, passes.ls
-    ef = es + prep.span
-    total_float = ls - es
-    critical_mask = total_float <= 0
-    critical = np.flatnonzero(critical_mask)
-    critical = critical[np.lexsort((critical, ef[critical], es[critical]))]
     return CpmResult(
-        es=es.tolist(),
-        ef=ef.tolist(),
-        ls=ls.tolist(),
-        lf=(ls + prep.span).tolist(),
-        total_float=total_float.tolist(),
-        free_float=passes.free_float.tolist(),
-        is_critical=critical_mask.tolist(),
-        duration=passes.finish,
-        critical_path=critical.tolist(),
+        es=columns.es,
+        ef=columns.ef,
+        ls=columns.ls,
+        lf=columns.lf,
+        total_float=columns.total_float,
+        free_float=columns.free_float,
+        is_critical=columns.is_critical,
+        duration=columns.finish,
+        critical_path=columns.critical_path,
     )
 
 
