@@ -49,6 +49,9 @@ class Project(Base):
     # The last schedule, as computed by the scheduling service.
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A random token written with every recalculation's results: a process that remembers the
+    # computed values it wrote under this token knows they are still the stored ones.
+    schedule_revision: Mapped[str | None] = mapped_column(String(32), default=None)
     # Baseline recorded on Planning -> Active (and on POST .../baseline/).
     baseline: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     # Project buffer status, kept for transitions (events fire on change only).

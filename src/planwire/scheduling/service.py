@@ -9,14 +9,16 @@ computed fields changed. Transition events (``task.ready``, ``task.red``,
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import String, cast, inspect, select
+from sqlalchemy import Connection, String, cast, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -130,9 +132,7 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
     # session's pending changes go first, as its autoflush would have sent them.
     session.flush()
     connection = session.connection()
-    rows = connection.execute(
-        select(*_LOADED).where(Task.project_id == project.id).order_by(Task.created_at, Task.id)
-    ).all()
+    rows, stored = _read_tasks(connection, project.id)
     links = connection.execute(
         select(
             cast(Dependency.predecessor_id, String()).label("predecessor_id"),
@@ -191,9 +191,10 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
 
     on_chain = set(chain.chain)
     dates = _DayCache(calendar)
+    computed: list[tuple[Any, ...]] = []
     changed: list[tuple[str, str, tuple[Any, ...]]] = []  # (raw id, id, computed values)
-    for i, (row, key, es, ef) in enumerate(
-        zip(rows, chain.task_buffer, cpm.es, cpm.ef, strict=True)
+    for i, (old, key, es, ef) in enumerate(
+        zip(stored, chain.task_buffer, cpm.es, cpm.ef, strict=True)
     ):
         status = statuses.get(key) if key is not None else None
         values = (
@@ -211,15 +212,83 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
             status.zone if status and task_status[i] != "Completed" else "green",
             ready[i],
         )
-        old = row[_COMPUTED_AT:]
+        computed.append(values)
         if values != old:
             changed.append((raw_ids[i], ids[i], values))
             if _is_transition(values, old):
                 _record_task_transitions(session, project, _id_uuid(raw_ids[i]), values, old)
     if changed:
         _store_computed(session, changed)
+    project.schedule_revision = uuid.uuid4().hex
+    _remembered.put(
+        project.id, project.schedule_revision, dict(zip(raw_ids, computed, strict=True))
+    )
 
     _update_project(session, project, calendar, cpm, chain, statuses, ids, changed)
+
+
+class _RememberedSchedules:
+    """The computed values this process last stored, per project, under the revision token
+    stored with them (``Project.schedule_revision``, a new random token per recalculation).
+
+    A recalculation compares what it computes with what is stored, to write only the tasks
+    that changed and to fire transition events. Reading those 14 columns of every task back
+    was half of its reads; while the stored token is the one remembered here, nothing else has
+    stored results since (other processes and rolled-back transactions leave another token,
+    and only :func:`recalculate` writes computed columns), so the remembered values are the
+    stored ones. Bounded by the number of tasks remembered; thread-safe.
+    """
+
+    def __init__(self, max_tasks: int) -> None:
+        self._max_tasks = max_tasks
+        self._tasks = 0
+        self._items: OrderedDict[uuid.UUID, tuple[str, dict[str, tuple[Any, ...]]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, project_id: uuid.UUID, revision: str | None) -> dict[str, tuple[Any, ...]] | None:
+        with self._lock:
+            item = self._items.get(project_id)
+            if item is None or revision is None or item[0] != revision:
+                return None
+            self._items.move_to_end(project_id)
+            return item[1]
+
+    def put(self, project_id: uuid.UUID, revision: str, values: dict[str, tuple[Any, ...]]) -> None:
+        with self._lock:
+            old = self._items.pop(project_id, None)
+            if old is not None:
+                self._tasks -= len(old[1])
+            if len(values) > self._max_tasks:
+                return
+            self._items[project_id] = (revision, values)
+            self._tasks += len(values)
+            while self._tasks > self._max_tasks:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._tasks -= len(dropped)
+
+
+_remembered = _RememberedSchedules(max_tasks=500_000)
+_INPUTS = _LOADED[:_COMPUTED_AT]
+
+
+def _read_tasks(connection: Connection, project_id: uuid.UUID) -> tuple[Sequence[Any], list[Any]]:
+    """The project's tasks (the columns of ``_LOADED``, or only their inputs) and, per task,
+    its stored computed values (remembered when possible, else read with the rest)."""
+    revision = connection.scalar(select(Project.schedule_revision).where(Project.id == project_id))
+    remembered = _remembered.get(project_id, revision)
+    order = (Task.created_at, Task.id)
+    if remembered is not None:
+        rows = connection.execute(
+            select(*_INPUTS).where(Task.project_id == project_id).order_by(*order)
+        ).all()
+        stored = [remembered.get(row[0]) for row in rows]
+        if None not in stored:
+            return rows, stored
+        # A task created since (in this transaction): read everything.
+    rows = connection.execute(
+        select(*_LOADED).where(Task.project_id == project_id).order_by(*order)
+    ).all()
+    return rows, [row[_COMPUTED_AT:] for row in rows]
 
 
 def _store_computed(session: Session, changed: list[tuple[str, str, tuple[Any, ...]]]) -> None:
