@@ -114,6 +114,25 @@ def test_the_precomputed_cpm_gives_the_same_result() -> None:
     )
 
 
+def test_a_cpm_of_another_network_object_is_used_for_its_dates_only() -> None:
+    """The CPM result carries the network's internal form for reuse, but only for the very
+    Network object it was computed from: an equal copy is prepared afresh, same result."""
+    copy = Network(
+        list(FEEDING.durations),
+        list(FEEDING.link_pred),
+        list(FEEDING.link_succ),
+        list(FEEDING.link_type),
+        list(FEEDING.link_lag),
+    )
+    cpm = compute_cpm(copy)
+    assert cpm == compute_cpm(FEEDING)
+    assert "_source" not in repr(cpm)
+    resources = ["X", None, "X", "Y", "Y", None, "X", None, "Y"]
+    assert compute_critical_chain(FEEDING, resources, SAFE, "rse", cpm) == (
+        compute_critical_chain(FEEDING, resources, SAFE, "rse")
+    )
+
+
 @pytest.mark.parametrize(
     ("resources", "safe", "method", "message"),
     [

@@ -32,6 +32,7 @@ link); ``CycleError``, a ``ValueError`` carrying ``cycle``, for a dependency cyc
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from heapq import heapify, heappop, heappush
 from itertools import compress
-from operator import add
+from operator import add, not_
 from typing import Literal
 
 import numpy as np
@@ -122,6 +123,10 @@ class CpmResult:
     is_critical: list[bool]
     duration: int  # project finish offset: the latest ef, at least 0
     critical_path: list[int]  # critical tasks ordered by es, then ef, then index
+    # The network this was computed from and its validated internal form, which
+    # compute_critical_chain reuses when it is given this result for that same Network object
+    # (not part of the result: not compared, not shown).
+    _source: tuple[Network, _graph.Prepared] | None = field(default=None, repr=False, compare=False)
 
 
 class CycleError(ValueError):
@@ -167,6 +172,7 @@ def compute_cpm(network: Network) -> CpmResult:
         is_critical=columns.is_critical,
         duration=columns.finish,
         critical_path=columns.critical_path,
+        _source=(network, prep),
     )
 
 
@@ -261,7 +267,7 @@ def compute_critical_chain(
         raise ValueError(f"method must be 'cut_and_paste' or 'rse', got {method!r}")
     if cpm is None:
         cpm = compute_cpm(network)
-    prep = _graph.prepare(network)
+    prep = _prepared(network, cpm)
     n = prep.n
     durations: list[int] = prep.span.tolist() if not prep.has_fixed else list(network.durations)
     for name, column in (
@@ -291,20 +297,14 @@ def compute_critical_chain(
     has_safe = [safe is not None for safe in safe_durations]
 
     def make_buffer(key: str, tasks: list[int], chain_end: int) -> Buffer:
+        planned = sum(map(durations.__getitem__, tasks))
         if method == "cut_and_paste":
-            size = (sum(durations[t] for t in tasks) + 1) // 2
+            size = (planned + 1) // 2
         else:
             squares = sum(safety[t] * safety[t] for t in tasks if has_safe[t])
             root = math.isqrt(squares)
             size = root if root * root == squares else root + 1
-        return Buffer(
-            key,
-            size,
-            tasks,
-            chain_end,
-            sum(durations[t] for t in tasks),
-            sum(remaining[t] for t in tasks),
-        )
+        return Buffer(key, size, tasks, chain_end, planned, sum(map(remaining.__getitem__, tasks)))
 
     buffers = {PROJECT_BUFFER: make_buffer(PROJECT_BUFFER, chain, chain_finish)} if n else {}
     feeding = _feeding_chains(order, durations, chain, in_ptr, in_pred)
@@ -313,6 +313,20 @@ def compute_critical_chain(
         buffers[key] = make_buffer(key, tasks, finish[joining])
     task_buffer = _assign_buffers(n, chain, feeding, in_ptr, in_pred)
     return ChainResult(start, finish, chain, chain_finish, buffers, task_buffer)
+
+
+def _prepared(network: Network, cpm: CpmResult) -> _graph.Prepared:
+    """The internal form of ``network``: the one ``cpm`` was computed from, if it is the same
+    Network object (a CpmResult only fits the network it came from anyway), else a new one."""
+    if cpm._source is not None:
+        source, prep = cpm._source
+        if (
+            source is network
+            and len(network.durations) == prep.n
+            and len(network.link_pred) == prep.pred.size
+        ):
+            return prep
+    return _graph.prepare(network)
 
 
 def baseline_of(chain: ChainResult) -> dict[str, BufferBaseline]:
@@ -377,14 +391,15 @@ def _level(
     Returns the levelled starts and the order the tasks were placed in (a topological order).
     """
     n = prep.n
-    fixed: list[bool] = prep.fixed.tolist()
     bound: list[int] = prep.start.tolist()  # earliest start; the fixed start of started tasks
     ptr: list[int] = prep.out_ptr.tolist()
     out_succ: list[int] = prep.succ.tolist()
     out_weight: list[int] = prep.forward_weight.tolist()
     waiting: list[int] = prep.indegree.tolist()
     # The heap holds priority ranks (plain ints compare fastest): rank by (lf, es, index).
-    by_rank_array = np.lexsort((np.arange(n), np.asarray(cpm.es), np.asarray(cpm.lf)))
+    by_rank_array = _graph.rank_order(
+        _graph.int_column(cpm.lf, "cpm.lf"), _graph.int_column(cpm.es, "cpm.es")
+    )
     by_rank: list[int] = by_rank_array.tolist()
     rank_array = np.empty(n, dtype=np.int64)
     rank_array[by_rank_array] = np.arange(n)
@@ -394,12 +409,10 @@ def _level(
     busy_start: list[list[int]] = [[] for _ in range(resource_count)]
     busy_end: list[list[int]] = [[] for _ in range(resource_count)]
     # Resource to level each task on: -1 for none, for milestones and for started tasks.
-    levelled = [
-        resource if length > 0 and not pinned else -1
-        for resource, length, pinned in zip(resource_of, span, fixed, strict=True)
-    ]
+    resource_array = np.frombuffer(array("q", resource_of), dtype=np.int64)
+    levelled: list[int] = np.where((prep.span > 0) & ~prep.fixed, resource_array, -1).tolist()
     if prep.has_fixed:
-        for task in compress(range(n), fixed):
+        for task in compress(range(n), prep.fixed.tolist()):
             resource = resource_of[task]
             if resource >= 0 and span[task] > 0:
                 _book_merging(
@@ -407,7 +420,7 @@ def _level(
                 )
 
     start = [0] * n
-    heap = [rank[task] for task in range(n) if not waiting[task]]
+    heap = [rank[task] for task in compress(range(n), map(not_, waiting))]
     heapify(heap)
     order: list[int] = []
     append = order.append
@@ -417,16 +430,38 @@ def _level(
         begin = bound[task]
         resource = levelled[task]
         if resource >= 0:
-            starts, ends = busy_start[resource], busy_end[resource]
-            length = span[task]
+            ends = busy_end[resource]
             if not ends or begin > ends[-1]:  # after everything booked: the common case
-                starts.append(begin)
-                ends.append(begin + length)
+                busy_start[resource].append(begin)
+                ends.append(begin + span[task])
             elif begin == ends[-1]:
-                ends[-1] = begin + length
-            else:
-                begin = _first_gap(starts, ends, begin, length)
-                _book_free(starts, ends, begin, begin + length)
+                ends[-1] = begin + span[task]
+            else:  # the first gap at or after begin long enough for the task
+                starts = busy_start[resource]
+                length = span[task]
+                index = bisect_right(starts, begin) - 1
+                if index >= 0 and ends[index] > begin:
+                    begin = ends[index]
+                index += 1
+                count = len(starts)
+                while index < count and starts[index] < begin + length:
+                    begin = ends[index]
+                    index += 1
+                # Book [begin, end) just before interval ``index`` (every interval before it
+                # ends at or before begin, the next one starts at or after end), merging with
+                # touching neighbours.
+                end = begin + length
+                if index and ends[index - 1] == begin:
+                    if index < count and starts[index] == end:
+                        ends[index - 1] = ends[index]
+                        del starts[index], ends[index]
+                    else:
+                        ends[index - 1] = end
+                elif index < count and starts[index] == end:
+                    starts[index] = begin
+                else:
+                    starts.insert(index, begin)
+                    ends.insert(index, end)
         start[task] = begin
         for slot in range(ptr[task], ptr[task + 1]):
             succ = out_succ[slot]
@@ -440,36 +475,6 @@ def _level(
     if len(order) < n:
         raise ValueError("the links contain a cycle")
     return start, order
-
-
-def _first_gap(starts: list[int], ends: list[int], begin: int, length: int) -> int:
-    """Earliest offset >= begin where [offset, offset + length) misses every busy interval."""
-    index = bisect_right(starts, begin) - 1
-    if index >= 0 and ends[index] > begin:
-        begin = ends[index]
-    index += 1
-    count = len(starts)
-    while index < count and starts[index] < begin + length:
-        begin = ends[index]
-        index += 1
-    return begin
-
-
-def _book_free(starts: list[int], ends: list[int], begin: int, end: int) -> None:
-    """Book [begin, end), known to overlap nothing; touching intervals are merged."""
-    index = bisect_right(starts, begin)
-    joins_left = index > 0 and ends[index - 1] == begin
-    joins_right = index < len(starts) and starts[index] == end
-    if joins_left and joins_right:
-        ends[index - 1] = ends[index]
-        del starts[index], ends[index]
-    elif joins_left:
-        ends[index - 1] = end
-    elif joins_right:
-        starts[index] = begin
-    else:
-        starts.insert(index, begin)
-        ends.insert(index, end)
 
 
 def _book_merging(starts: list[int], ends: list[int], begin: int, end: int) -> None:
@@ -501,39 +506,53 @@ def _walk_chain(
     if not n:
         return []
     # finish * resources + resource -> the lowest task of that resource finishing there (not a
-    # milestone); plain int keys hash fastest.
+    # milestone); plain int keys hash fastest. Reversed, so the lowest task is written last.
     resources = max(resource_of) + 1
-    resource_array = np.asarray(resource_of, dtype=np.int64)
-    finish_array = np.asarray(finish, dtype=np.int64)
-    holder = np.flatnonzero((resource_array >= 0) & (np.asarray(span) > 0))[::-1]
-    keys = finish_array[holder] * resources + resource_array[holder]
+    resource_array = np.frombuffer(array("q", resource_of), dtype=np.int64)
+    holder = np.flatnonzero(
+        (resource_array >= 0) & (np.frombuffer(array("q", span), dtype=np.int64) > 0)
+    )[::-1]
+    keys = np.frombuffer(array("q", finish), dtype=np.int64)[holder] * resources
+    keys += resource_array[holder]
     handover = dict(zip(keys.tolist(), holder.tolist(), strict=True))
     # The latest finish; among ties the latest start, so a closing milestone ends the chain.
     latest = max(finish)
     current = max(
-        (task for task in range(n) if finish[task] == latest),
+        compress(range(n), map(latest.__eq__, finish)),
         key=lambda task: (start[task], -task),
     )
     chain = [current]
     seen = {current}
     while True:
+        # The next task: the binding predecessor or resource hand-over that starts earliest;
+        # ties: precedence before resource, then the lowest index.
         begin = start[current]
-        best: tuple[int, int, int] | None = None  # (start, kind: 0 link / 1 resource, task)
+        best = best_start = -1
         for slot in range(in_ptr[current], in_ptr[current + 1]):
             pred = in_pred[slot]
-            if pred not in seen and start[pred] + in_weight[slot] == begin:
-                candidate = (start[pred], 0, pred)
-                if best is None or candidate < best:
-                    best = candidate
-        if span[current] > 0 and resource_of[current] >= 0:
-            before = handover.get(begin * resources + resource_of[current])
-            if before is not None and before not in seen:
-                candidate = (start[before], 1, before)
-                if best is None or candidate < best:
-                    best = candidate
-        if best is None:
+            pred_start = start[pred]
+            if (
+                pred_start + in_weight[slot] == begin
+                and pred not in seen
+                and (
+                    best < 0
+                    or pred_start < best_start
+                    or (pred_start == best_start and pred < best)
+                )
+            ):
+                best, best_start = pred, pred_start
+        resource = resource_of[current]
+        if resource >= 0 and span[current] > 0:
+            before = handover.get(begin * resources + resource)
+            if (
+                before is not None
+                and before not in seen
+                and (best < 0 or start[before] < best_start)
+            ):
+                best = before
+        if best < 0:
             break
-        current = best[2]
+        current = best
         chain.append(current)
         seen.add(current)
     chain.reverse()
