@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,12 +15,14 @@ from planwire.scheduling import (
     LinkType,
     Network,
     TaskProgress,
+    _graph,
     baseline_of,
     buffer_status,
     compute_cpm,
     compute_critical_chain,
 )
-from tests.scheduling.strategies import Case, acyclic_cases
+from tests.scheduling.oracle import forced_path
+from tests.scheduling.strategies import Case, acyclic_cases, in_index_order
 
 
 def fs_network(durations: list[int], links: list[tuple[int, int]], **kwargs: object) -> Network:
@@ -300,3 +304,70 @@ def test_levelled_schedule_is_feasible_and_the_chain_is_bound_link_by_link(
             assert buffer.projected_finish == finish[joining]
     statuses = buffer_status(chain, baseline_of(chain))
     assert all(status.consumption == 0.0 for status in statuses.values())
+
+
+def chains_on_every_path(
+    network: Network, resources: list[str | None], safe: list[int | None], method: str
+) -> list[ChainResult]:
+    """The chain computed with numpy levels (and their numpy feeding-chain search and
+    breadth-first search, also handed over to plain Python after 1, 2 or 3 layers), with
+    Kahn's lists and with the ordered loops (the last two use the plain-Python kernels)."""
+    results = []
+    for path in ("levels", "lists", "ordered"):
+        with forced_path(path):
+            cpm = compute_cpm(network)
+            assert cpm._source is not None
+            assert (cpm._source[1].levels is not None) == (path == "levels")
+            results.append(compute_critical_chain(network, resources, safe, method, cpm))  # type: ignore[arg-type]
+    for layers in (1, 2, 3):
+        with forced_path("levels"):
+            cpm = compute_cpm(network)
+        saved = (_graph.NARROW_AFTER_LEVELS, _graph.NARROW_TASKS_PER_LEVEL)
+        _graph.NARROW_AFTER_LEVELS, _graph.NARROW_TASKS_PER_LEVEL = layers, 1 << 60
+        try:
+            results.append(compute_critical_chain(network, resources, safe, method, cpm))  # type: ignore[arg-type]
+        finally:
+            _graph.NARROW_AFTER_LEVELS, _graph.NARROW_TASKS_PER_LEVEL = saved
+    return results
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=acyclic_cases(max_tasks=30, with_progress=True),
+    data=st.data(),
+    method=st.sampled_from(["cut_and_paste", "rse"]),
+    renumber=st.booleans(),
+)
+def test_numpy_and_plain_python_kernels_give_the_same_chain(
+    case: Case, data: st.DataObject, method: str, renumber: bool
+) -> None:
+    if renumber:  # so that the ordered loops run too
+        case = in_index_order(case)
+    n = len(case.durations)
+    resources = data.draw(st.lists(st.sampled_from([None, "", "X", "Y"]), min_size=n, max_size=n))
+    safe = data.draw(st.lists(st.none() | st.integers(0, 12), min_size=n, max_size=n))
+    first, *others = chains_on_every_path(case.network(), resources, safe, method)
+    for other in others:
+        assert other == first
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_larger_networks_give_the_same_chain_on_every_path(seed: int) -> None:
+    rng = random.Random(seed)
+    n = 1500
+    order = list(range(n))
+    rng.shuffle(order)
+    links = []
+    for _ in range(2 * n):
+        succ = rng.randrange(1, n)
+        pred = rng.randrange(max(0, succ - 100), succ)
+        links.append((order[pred], order[succ], rng.randrange(4), rng.randint(-3, 5)))
+    progress = {task: TaskProgress(rng.randint(0, 30), rng.randint(0, 5)) for task in order[:20]}
+    case = Case([rng.randint(0, 12) for _ in range(n)], links, progress=progress, status=4)
+    resources: list[str | None] = [rng.choice([None, *"ABCDEFGH"]) for _ in range(n)]
+    safe: list[int | None] = [rng.choice([None, rng.randint(0, 20)]) for _ in range(n)]
+    for network in (case.network(), in_index_order(case).network()):
+        first, *others = chains_on_every_path(network, resources, safe, "rse")
+        assert len(first.buffers) > 1  # feeding buffers exist, so their kernels ran
+        for other in others:
+            assert other == first

@@ -83,6 +83,10 @@ class Prepared:
     out_ptr: IntArray
     indegree: IntArray
     ordered: bool
+    # Filled by level_passes when it completes: the links out of each topological level, level
+    # by level, for the numpy kernels of the critical chain (None: the network was not run
+    # through levels, those kernels fall back to plain Python).
+    levels: list[IntArray] | None = None
 
 
 def int_column(values: Sequence[int], name: str) -> IntArray:
@@ -299,6 +303,7 @@ def level_passes(prep: Prepared) -> Columns | None:
         frontier = released[left == 0]
     if placed < n:
         raise Cyclic
+    prep.levels = level_links
     span = prep.span
     ef = es + span
     finish = max(0, int(ef.max())) if n else 0
@@ -452,15 +457,85 @@ def rank_order(first: IntArray, second: IntArray) -> IntArray:
     return np.lexsort((second, first))
 
 
-def in_adjacency(prep: Prepared) -> tuple[list[int], list[int], list[int]]:
-    """Incoming links as lists: ``(in_ptr, in_pred, in_weight)``, CSR by successor.
+def in_adjacency(prep: Prepared) -> tuple[IntArray, IntArray, IntArray]:
+    """Incoming links: ``(in_ptr, in_pred, in_weight)``, CSR by successor.
 
     The links of one successor come in no particular order (nothing downstream depends on it).
     """
     by_succ = np.argsort(prep.succ)
     in_ptr = np.zeros(prep.n + 1, dtype=np.int64)
     np.cumsum(prep.indegree, out=in_ptr[1:])
-    return in_ptr.tolist(), prep.pred[by_succ].tolist(), prep.weight[by_succ].tolist()
+    return in_ptr, prep.pred[by_succ], prep.weight[by_succ]
+
+
+def longest_feeding_paths(
+    prep: Prepared, levels: list[IntArray], durations: IntArray, on_chain: BoolArray
+) -> IntArray:
+    """``via`` of the feeding-chain search (see ``engine._feeding_chains``) with numpy levels.
+
+    Over the links between non-chain tasks, ``best[t]`` is the longest planned duration of a
+    path ending just before t (0 if none); ``via[t]`` is the lowest predecessor whose path
+    reaches that best, when it is positive, else -1. ``levels`` (links out of each topological
+    level, in order) ensure a predecessor's ``best`` is final before its links are read.
+    """
+    n = prep.n
+    pred, succ = prep.pred, prep.succ
+    best = np.zeros(n, dtype=np.int64)
+    between = ~(on_chain[pred] | on_chain[succ])
+    for links in levels:
+        links = links[between[links]]
+        before = pred[links]
+        np.maximum.at(best, succ[links], best[before] + durations[before])
+    before, after = pred[between], succ[between]
+    reaching = (best[before] + durations[before] == best[after]) & (best[after] > 0)
+    via = np.full(n, n, dtype=np.int64)
+    np.minimum.at(via, after[reaching], before[reaching])
+    via[via == n] = -1
+    return via
+
+
+def nearest_origin(
+    in_ptr: IntArray, in_pred: IntArray, origin: IntArray, frontier: IntArray
+) -> tuple[IntArray, IntArray] | None:
+    """Breadth-first search upstream with numpy, one layer at a time (see
+    ``engine._assign_buffers``). ``origin[t]`` is the position, in the initial queue
+    ``frontier``, of the assigned task t takes its buffer from (-1: none yet).
+
+    A task reached in a layer takes the lowest origin among the layer's tasks it precedes,
+    which is what a FIFO queue gives (a layer's tasks queue up grouped by origin, in origin
+    order). Fills ``origin`` in place; returns None when done, or ``(origin, frontier)`` to
+    finish in plain Python when the search turns out deep and narrow.
+    """
+    in_count = np.diff(in_ptr)
+    claim = np.full(origin.size, origin.size, dtype=np.int64)
+    slot = np.empty(origin.size, dtype=np.int64)
+    layers = reached = 0
+    while frontier.size:
+        layers += 1
+        if layers >= NARROW_AFTER_LEVELS and reached < NARROW_TASKS_PER_LEVEL * layers:
+            return origin, frontier
+        counts = in_count[frontier]
+        total = int(counts.sum())
+        if not total:
+            break
+        ends = np.cumsum(counts)
+        links = np.repeat(in_ptr[frontier] - ends + counts, counts) + np.arange(total)
+        preds = in_pred[links]
+        origins = np.repeat(origin[frontier], counts)
+        free = origin[preds] < 0
+        preds, origins = preds[free], origins[free]
+        if not preds.size:
+            break
+        np.minimum.at(claim, preds, origins)
+        # Each task once: the one occurrence whose position won the write into ``slot``.
+        places = np.arange(preds.size)
+        slot[preds] = places
+        found = preds[slot[preds] == places]
+        claimed = claim[found]
+        origin[found] = claimed
+        frontier = found[np.argsort(claimed)]  # any order among tasks of one origin
+        reached += found.size
+    return None
 
 
 def cycle_in(n: int, link_pred: list[int], link_succ: list[int]) -> list[int] | None:

@@ -35,12 +35,13 @@ import math
 from array import array
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import partial
 from heapq import heapify, heappop, heappush
 from itertools import compress
-from operator import add, not_
+from operator import add, is_not, not_
 from typing import Literal
 
 import numpy as np
@@ -269,7 +270,8 @@ def compute_critical_chain(
         cpm = compute_cpm(network)
     prep = _prepared(network, cpm)
     n = prep.n
-    durations: list[int] = prep.span.tolist() if not prep.has_fixed else list(network.durations)
+    span: list[int] = prep.span.tolist()
+    durations: list[int] = span if not prep.has_fixed else list(network.durations)
     for name, column in (
         ("resources", resources),
         ("safe_durations", safe_durations),
@@ -277,24 +279,29 @@ def compute_critical_chain(
     ):
         if len(column) != n:
             raise ValueError(f"{name} must have one entry per task ({n}), got {len(column)}")
-    for task, safe in enumerate(safe_durations):
-        if safe is not None and safe < 0:
-            raise ValueError(f"safe_durations must be >= 0: task {task} has {safe}")
+    known_safe: Iterator[int] = filter(partial(is_not, None), safe_durations)  # type: ignore[arg-type]
+    if min(known_safe, default=0) < 0:
+        for task, safe in enumerate(safe_durations):
+            if safe is not None and safe < 0:
+                raise ValueError(f"safe_durations must be >= 0: task {task} has {safe}")
 
     resource_of = _resource_ids(resources)
-    span: list[int] = prep.span.tolist()
-    start, order = _level(prep, span, resource_of, cpm)
+    # The placing order is only needed by the plain-Python feeding-chain search.
+    start, order = _level(prep, span, resource_of, cpm, with_order=prep.levels is None)
     finish = list(map(add, start, span))
-    in_ptr, in_pred, in_weight = _graph.in_adjacency(prep)
-    chain = _walk_chain(span, start, finish, resource_of, in_ptr, in_pred, in_weight)
+    in_ptr_array, in_pred_array, in_weight_array = _graph.in_adjacency(prep)
+    in_ptr: list[int] = in_ptr_array.tolist()
+    in_pred: list[int] = in_pred_array.tolist()
+    chain = _walk_chain(span, start, finish, resource_of, in_ptr, in_pred, in_weight_array.tolist())
     chain_finish = finish[chain[-1]] if chain else 0
 
     remaining = _graph.progress_remaining(durations, network.progress)
-    safety = [
-        0 if safe is None else safe - planned
-        for safe, planned in zip(safe_durations, durations, strict=True)
-    ]
-    has_safe = [safe is not None for safe in safe_durations]
+    if method == "rse":
+        safety = [
+            0 if safe is None else safe - planned
+            for safe, planned in zip(safe_durations, durations, strict=True)
+        ]
+        has_safe = [safe is not None for safe in safe_durations]
 
     def make_buffer(key: str, tasks: list[int], chain_end: int) -> Buffer:
         planned = sum(map(durations.__getitem__, tasks))
@@ -307,11 +314,13 @@ def compute_critical_chain(
         return Buffer(key, size, tasks, chain_end, planned, sum(map(remaining.__getitem__, tasks)))
 
     buffers = {PROJECT_BUFFER: make_buffer(PROJECT_BUFFER, chain, chain_finish)} if n else {}
-    feeding = _feeding_chains(order, durations, chain, in_ptr, in_pred)
+    feeding = _feeding_chains(prep, order, durations, chain, in_ptr, in_pred)
     for joining, tasks in feeding:
         key = f"feeding:{joining}"
         buffers[key] = make_buffer(key, tasks, finish[joining])
-    task_buffer = _assign_buffers(n, chain, feeding, in_ptr, in_pred)
+    task_buffer = _assign_buffers(
+        prep, chain, feeding, (in_ptr_array, in_pred_array), in_ptr, in_pred
+    )
     return ChainResult(start, finish, chain, chain_finish, buffers, task_buffer)
 
 
@@ -384,11 +393,16 @@ def _resource_ids(resources: Sequence[str | None]) -> list[int]:
 
 
 def _level(
-    prep: _graph.Prepared, span: list[int], resource_of: list[int], cpm: CpmResult
+    prep: _graph.Prepared,
+    span: list[int],
+    resource_of: list[int],
+    cpm: CpmResult,
+    with_order: bool = True,
 ) -> tuple[list[int], list[int]]:
     """Serial schedule generation with late-finish priority (see compute_critical_chain).
 
-    Returns the levelled starts and the order the tasks were placed in (a topological order).
+    Returns the levelled starts and the order the tasks were placed in (a topological order;
+    empty unless ``with_order``).
     """
     n = prep.n
     bound: list[int] = prep.start.tolist()  # earliest start; the fixed start of started tasks
@@ -423,10 +437,12 @@ def _level(
     heap = [rank[task] for task in compress(range(n), map(not_, waiting))]
     heapify(heap)
     order: list[int] = []
-    append = order.append
+    append = order.append if with_order else int  # int(task): a cheap no-op
+    placed = 0
     while heap:
         task = by_rank[heappop(heap)]
         append(task)
+        placed += 1
         begin = bound[task]
         resource = levelled[task]
         if resource >= 0:
@@ -472,7 +488,7 @@ def _level(
             waiting[succ] = left
             if not left:
                 heappush(heap, rank[succ])
-    if len(order) < n:
+    if placed < n:
         raise ValueError("the links contain a cycle")
     return start, order
 
@@ -512,13 +528,14 @@ def _walk_chain(
     holder = np.flatnonzero(
         (resource_array >= 0) & (np.frombuffer(array("q", span), dtype=np.int64) > 0)
     )[::-1]
-    keys = np.frombuffer(array("q", finish), dtype=np.int64)[holder] * resources
+    finish_array = np.frombuffer(array("q", finish), dtype=np.int64)
+    keys = finish_array[holder] * resources
     keys += resource_array[holder]
     handover = dict(zip(keys.tolist(), holder.tolist(), strict=True))
     # The latest finish; among ties the latest start, so a closing milestone ends the chain.
-    latest = max(finish)
+    latest = finish_array.max()
     current = max(
-        compress(range(n), map(latest.__eq__, finish)),
+        np.flatnonzero(finish_array == latest).tolist(),
         key=lambda task: (start[task], -task),
     )
     chain = [current]
@@ -560,6 +577,7 @@ def _walk_chain(
 
 
 def _feeding_chains(
+    prep: _graph.Prepared,
     order: list[int],
     durations: list[int],
     chain: list[int],
@@ -569,9 +587,11 @@ def _feeding_chains(
     """``(joining task, its feeding chain)`` for every non-chain task linked into the chain.
 
     The feeding chain is the longest path (by planned duration; ties: lowest predecessor index)
-    of non-chain tasks that ends at the joining task, found by one pass in topological order.
+    of non-chain tasks that ends at the joining task, found by one pass in topological order:
+    numpy levels when the CPM ran through them (``_graph.longest_feeding_paths``), else plain
+    Python in the levelling order.
     """
-    n = len(order)
+    n = prep.n
     # length[t]: planned duration of the longest non-chain path ending at t; -1 marks the chain.
     length = [0] * n
     for task in chain:
@@ -586,35 +606,45 @@ def _feeding_chains(
     )
     if not joining:
         return []
-    via = [-1] * n
-    for task in order:
-        if length[task] < 0:
-            continue
-        best, best_pred = 0, -1
-        for pred in in_pred[in_ptr[task] : in_ptr[task + 1]]:
-            path = length[pred]
-            if path > best or (path == best and best_pred > pred):
-                best, best_pred = path, pred
-        length[task] = best + durations[task]
-        via[task] = best_pred
+    if prep.levels is not None:
+        on_chain = np.zeros(n, dtype=np.bool_)
+        on_chain[chain] = True
+        planned = _graph.int_column(durations, "durations")
+        via: list[int] = _graph.longest_feeding_paths(prep, prep.levels, planned, on_chain).tolist()
+    else:
+        via = [-1] * n
+        for task in order:
+            if length[task] < 0:
+                continue
+            best, best_pred = 0, -1
+            for pred in in_pred[in_ptr[task] : in_ptr[task + 1]]:
+                path = length[pred]
+                if path > best or (path == best and best_pred > pred):
+                    best, best_pred = path, pred
+            length[task] = best + durations[task]
+            via[task] = best_pred
     chains = []
     for task in joining:
         path_tasks = [task]
-        while via[path_tasks[-1]] >= 0:
-            path_tasks.append(via[path_tasks[-1]])
+        step = via[task]
+        while step >= 0:
+            path_tasks.append(step)
+            step = via[step]
         path_tasks.reverse()
         chains.append((task, path_tasks))
     return chains
 
 
 def _assign_buffers(
-    n: int,
+    prep: _graph.Prepared,
     chain: list[int],
     feeding: list[tuple[int, list[int]]],
+    in_arrays: tuple[_graph.IntArray, _graph.IntArray],
     in_ptr: list[int],
     in_pred: list[int],
 ) -> list[str | None]:
-    """The buffer key each task feeds (see compute_critical_chain)."""
+    """The buffer key each task feeds (see compute_critical_chain); never None in fact."""
+    n = prep.n
     task_buffer: list[str | None] = [None] * n
     for task in chain:
         task_buffer[task] = PROJECT_BUFFER
@@ -626,8 +656,25 @@ def _assign_buffers(
             if task_buffer[task] is None:
                 task_buffer[task] = key
     # Multi-source breadth-first search upstream: the nearest assigned task downstream wins
-    # (ties: the lowest such task).
-    queue = deque(task for task in range(n) if task_buffer[task] is not None)
+    # (ties: the first in the queue, which starts with the assigned tasks in index order).
+    sources = list(compress(range(n), task_buffer))  # keys are non-empty strings
+    queue = deque(sources)
+    if prep.levels is not None:  # a wide network: numpy layers, plain Python if it narrows
+        keys: list[str | None] = [task_buffer[task] for task in sources]
+        keys.append(PROJECT_BUFFER)  # origin -1 (nothing downstream) reads the last key
+        origin = np.full(n, -1, dtype=np.int64)
+        frontier = np.array(sources, dtype=np.int64)
+        origin[frontier] = np.arange(frontier.size)
+        left = _graph.nearest_origin(in_arrays[0], in_arrays[1], origin, frontier)
+        if left is None:
+            return list(map(keys.__getitem__, origin.tolist()))
+        origin, frontier = left
+        found = np.flatnonzero(origin >= 0)
+        for task, assigned in zip(
+            found.tolist(), map(keys.__getitem__, origin[found].tolist()), strict=True
+        ):
+            task_buffer[task] = assigned
+        queue = deque(frontier.tolist())
     while queue:
         task = queue.popleft()
         downstream = task_buffer[task]
