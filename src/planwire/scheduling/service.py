@@ -189,27 +189,38 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
     )
     ready = _readiness(project, task_status, network)
 
-    on_chain = set(chain.chain)
-    dates = _DayCache(calendar)
+    on_chain = [False] * len(rows)
+    for i in chain.chain:
+        on_chain[i] = True
+    starts, finishes = task_days(calendar, cpm.es, cpm.ef)
+    # Per buffer key (a few dozen), not per task: the rounded consumption and the zone.
+    buffer_state = {key: (round(item.consumption, 2), item.zone) for key, item in statuses.items()}
     computed: list[tuple[Any, ...]] = []
     changed: list[tuple[str, str, tuple[Any, ...]]] = []  # (raw id, id, computed values)
-    for i, (old, key, es, ef) in enumerate(
-        zip(stored, chain.task_buffer, cpm.es, cpm.ef, strict=True)
+    for i, (old, key, status, *schedule) in enumerate(
+        zip(
+            stored,
+            chain.task_buffer,
+            task_status,
+            cpm.es,
+            cpm.ef,
+            cpm.ls,
+            cpm.lf,
+            cpm.total_float,
+            cpm.free_float,
+            cpm.is_critical,
+            on_chain,
+            starts,
+            finishes,
+            strict=True,
+        )
     ):
-        status = statuses.get(key) if key is not None else None
+        consumption, zone = buffer_state.get(key, _NO_BUFFER)
         values = (
-            es,
-            ef,
-            cpm.ls[i],
-            cpm.lf[i],
-            cpm.total_float[i],
-            cpm.free_float[i],
-            cpm.is_critical[i],
-            i in on_chain,
-            *task_dates(dates, es, ef),
+            *schedule,
             key,
-            round(status.consumption, 2) if status else 0.0,
-            status.zone if status and task_status[i] != "Completed" else "green",
+            consumption,
+            "green" if status == "Completed" else zone,
             ready[i],
         )
         computed.append(values)
@@ -364,41 +375,39 @@ def _with_stable_keys(chain: ChainResult, ids: list[str]) -> ChainResult:
             return key
         return f"feeding:{ids[int(key.split(':', 1)[1])]}"
 
+    renamed: dict[str | None, str | None] = {
+        key: stable(key) for key in {*chain.buffers, *chain.task_buffer} if key is not None
+    }
+    renamed[None] = None
     return replace(
         chain,
         buffers={
             stable(key): replace(buffer, key=stable(key)) for key, buffer in chain.buffers.items()
         },
-        task_buffer=[stable(key) if key is not None else None for key in chain.task_buffer],
+        task_buffer=list(map(renamed.__getitem__, chain.task_buffer)),
     )
 
 
-class _DayCache:
-    """A calendar's ``date_of``, remembered: a recalculation asks for the same few hundred
-    days over and over (two dates per task)."""
-
-    def __init__(self, calendar: WorkCalendar) -> None:
-        self._calendar = calendar
-        self._days: dict[int, date] = {}
-
-    def date_of(self, offset: int) -> date:
-        day = self._days.get(offset)
-        if day is None:
-            day = self._days[offset] = self._calendar.date_of(offset)
-        return day
+_NO_BUFFER = (0.0, "green")
 
 
-def task_dates(calendar: WorkCalendar | _DayCache, es: int, ef: int) -> tuple[date, date]:
-    """Calendar start and finish of a task scheduled over offsets ``es``..``ef``.
+def task_days(
+    calendar: WorkCalendar, es: Sequence[int], ef: Sequence[int]
+) -> tuple[list[date], list[date]]:
+    """Calendar start and finish of every task scheduled over offsets ``es[i]``..``ef[i]``.
 
     A task with work starts on working day ``es`` and finishes at the end of day ``ef - 1``. A
     milestone sits at the end of the working day before ``es``, the moment its predecessors
-    finish (as MS Project shows it), or on the project's first working day at offset 0.
+    finish (as MS Project shows it), or on the project's first working day at offset 0. Each
+    distinct day is computed once (a project's tasks share a few hundred).
     """
-    if ef > es:
-        return calendar.date_of(es), calendar.date_of(ef - 1)
-    day = calendar.date_of(es - 1) if es > 0 else calendar.date_of(0)
-    return day, day
+    first = [
+        start if end > start else (start - 1 if start > 0 else 0)
+        for start, end in zip(es, ef, strict=True)
+    ]
+    last = [end - 1 if end > start else day for start, end, day in zip(es, ef, first, strict=True)]
+    days = {offset: calendar.date_of(offset) for offset in {*first, *last}}
+    return list(map(days.__getitem__, first)), list(map(days.__getitem__, last))
 
 
 def _progress(calendar: WorkCalendar, row: Any) -> TaskProgress:
@@ -488,8 +497,10 @@ def _baseline(calendar: WorkCalendar, chain: Any, ids: list[str]) -> dict[str, A
             for key, buffer in chain.buffers.items()
         },
         "task_finish": {
-            task_id: task_dates(calendar, chain.start[i], chain.finish[i])[1].isoformat()
-            for i, task_id in enumerate(ids)
+            task_id: finish.isoformat()
+            for task_id, finish in zip(
+                ids, task_days(calendar, chain.start, chain.finish)[1], strict=True
+            )
         },
     }
 
