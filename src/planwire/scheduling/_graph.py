@@ -158,7 +158,7 @@ def prepare(network: Network) -> Prepared:
         at = int(np.argmin(durations))
         raise ValueError(f"durations must be >= 0: task {at} has {int(durations[at])}")
     check_links(n, pred, succ)
-    if kind.size and (kind.min() < FS or kind.max() > SF):  # kind.size: see the weights
+    if kind.size and (kind.min() < FS or kind.max() > SF):
         at = int(np.flatnonzero((kind < FS) | (kind > SF))[0])
         raise ValueError(f"link_type must be 0..3 (FS, SS, FF, SF): link {at} has {int(kind[at])}")
 

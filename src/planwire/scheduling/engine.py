@@ -534,17 +534,18 @@ def _walk_chain(
     n = len(span)
     if not n:
         return []
-    # finish * resources + resource -> the lowest task of that resource finishing there (not a
-    # milestone); plain int keys hash fastest. Reversed, so the lowest task is written last.
-    resources = max(resource_of) + 1
+    # The tasks that hand a resource over (not milestones), grouped by resource, each group in
+    # index order; a group's table (finish -> the lowest of its tasks finishing there) is built
+    # the first time the walk needs it, so a long walk builds them all, a short one few.
     resource_array = np.frombuffer(array("q", resource_of), dtype=np.int64)
     holder = np.flatnonzero(
         (resource_array >= 0) & (np.frombuffer(array("q", span), dtype=np.int64) > 0)
-    )[::-1]
+    )
+    grouped = np.sort(resource_array[holder] * n + holder)
+    members: list[int] = (grouped % n).tolist()
+    first_member: list[int] = np.searchsorted(grouped, np.arange(max(resource_of) + 2) * n).tolist()
+    handover: dict[int, dict[int, int]] = {}
     finish_array = np.frombuffer(array("q", finish), dtype=np.int64)
-    keys = finish_array[holder] * resources
-    keys += resource_array[holder]
-    handover = dict(zip(keys.tolist(), holder.tolist(), strict=True))
     # The latest finish; among ties the latest start, so a closing milestone ends the chain.
     latest = finish_array.max()
     current = max(
@@ -573,7 +574,14 @@ def _walk_chain(
                 best, best_start = pred, pred_start
         resource = resource_of[current]
         if resource >= 0 and span[current] > 0:
-            before = handover.get(begin * resources + resource)
+            table = handover.get(resource)
+            if table is None:
+                group = members[first_member[resource] : first_member[resource + 1]]
+                group.reverse()  # the lowest task is written last
+                table = handover[resource] = dict(
+                    zip(map(finish.__getitem__, group), group, strict=True)
+                )
+            before = table.get(begin)
             if (
                 before is not None
                 and before not in seen
