@@ -54,6 +54,7 @@ NUMPY_MIN_TASKS = 256
 ORDERED_PASSES = True  # use ordered_passes whenever the links allow it (tests switch it off)
 ORDERED_FIRST_BELOW = 1500  # tasks; above, numpy levels are faster unless the network is narrow
 NARROW_AFTER_LEVELS = 8
+NUMPY_SORT_ABOVE = 1000  # critical tasks; fewer are ordered by Python's sort (tests change it)
 NARROW_TASKS_PER_LEVEL = 32
 
 
@@ -400,10 +401,16 @@ def _columns(
     total_float = list(map(sub, ls, es))
     is_critical = [slack <= 0 for slack in total_float]
     critical = list(compress(range(len(es)), is_critical))
-    critical.sort(key=es.__getitem__)  # stable: tasks with equal es stay in index order
-    starts = [es[task] for task in critical]
-    if any(map(eq, starts, starts[1:])):  # equal es: order those by ef (stable: then index)
-        critical.sort(key=lambda task: (es[task], ef[task]))
+    if len(critical) > NUMPY_SORT_ABOVE:
+        tasks = np.array(critical, dtype=np.int64)
+        early = np.frombuffer(array("q", es), dtype=np.int64)[tasks]
+        late = np.frombuffer(array("q", ef), dtype=np.int64)[tasks]
+        critical = tasks[rank_order(early, late)].tolist()
+    else:
+        critical.sort(key=es.__getitem__)  # stable: tasks with equal es stay in index order
+        starts = [es[task] for task in critical]
+        if any(map(eq, starts, starts[1:])):  # equal es: order those by ef (stable: then index)
+            critical.sort(key=lambda task: (es[task], ef[task]))
     return Columns(
         es, ef, ls, list(map(add, ls, span)), total_float, free, is_critical, finish, critical
     )
