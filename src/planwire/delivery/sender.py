@@ -44,6 +44,7 @@ from typing import Literal, Self
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from planwire.delivery.ssrf import TargetPolicy, TargetRefused, check_url
 
@@ -292,9 +293,11 @@ class HttpSender(Sender):
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
-        #: The form check of each URL sent to (its refusal reason, or None): it depends on the
-        #: URL and the policy alone, and the worker sends to the same few URLs over and over.
-        self._url_checks: dict[str, str | None] = {}
+        #: Each URL sent to, checked and parsed once: the reason it is refused (the form check
+        #: depends on the URL and the policy alone), or its parsed form, which aiohttp would
+        #: otherwise parse again on every request. The worker sends to the same few URLs over
+        #: and over.
+        self._targets: dict[str, str | URL] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -318,10 +321,10 @@ class HttpSender(Sender):
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
         started = time.monotonic()
-        refusal = self._check_url(url)
-        if refusal is not None:
+        target = self._target(url)
+        if isinstance(target, str):
             return Outcome.for_error(
-                "refused_target", refusal, duration_ms=(time.monotonic() - started) * 1000
+                "refused_target", target, duration_ms=(time.monotonic() - started) * 1000
             )
         response: aiohttp.ClientResponse | None = None
         chunks: list[bytes] = []
@@ -331,7 +334,7 @@ class HttpSender(Sender):
             # the excerpt is read in what is left of it.
             async with asyncio.timeout(self._timeout):
                 response = await self._get_session().post(
-                    url, data=body, headers=headers, allow_redirects=False
+                    target, data=body, headers=headers, allow_redirects=False
                 )
                 complete = await self._read_excerpt(response, chunks)
         except (aiohttp.ClientError, OSError, TimeoutError, TargetRefused) as exc:
@@ -360,20 +363,22 @@ class HttpSender(Sender):
             reason=response.reason or "",
         )
 
-    def _check_url(self, url: str) -> str | None:
+    def _target(self, url: str) -> str | URL:
+        """The parsed URL, or why it is refused."""
         try:
-            return self._url_checks[url]
+            return self._targets[url]
         except KeyError:
             pass
+        target: str | URL
         try:
             check_url(url, self._policy, resolve=False)
-            refusal = None
+            target = URL(url)
         except TargetRefused as exc:
-            refusal = exc.reason
-        if len(self._url_checks) >= _URL_CHECK_CACHE_SIZE:
-            self._url_checks.clear()
-        self._url_checks[url] = refusal
-        return refusal
+            target = exc.reason
+        if len(self._targets) >= _URL_CHECK_CACHE_SIZE:
+            self._targets.clear()
+        self._targets[url] = target
+        return target
 
     async def _read_excerpt(self, response: aiohttp.ClientResponse, chunks: list[bytes]) -> bool:
         """Read up to the limit into ``chunks``; True when the whole body was read."""
