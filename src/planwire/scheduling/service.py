@@ -69,7 +69,6 @@ COMPUTED = (
 _TASK_ID = cast(Task.id, String())
 _LOADED = (
     _TASK_ID,
-    Task.name,
     Task.duration,
     Task.remaining_duration,
     Task.status,
@@ -143,8 +142,8 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
     ).all()
     calendar = calendar_of(project)
     # Columns, not rows: attribute access on 1,000 rows cost more than building the network.
-    raw_ids, names, planned, remaining, task_status, actual_start, _, snet, resources, safe = (
-        _columns(rows, _COMPUTED_AT)
+    raw_ids, planned, remaining, task_status, actual_start, _, snet, resources, safe = _columns(
+        rows, _COMPUTED_AT
     )
     link_pred, link_succ, link_type, link_lag = _columns(links, 4)
     index = {raw: i for i, raw in enumerate(raw_ids)}
@@ -167,7 +166,12 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
         cpm = compute_cpm(network)
     except CycleError as exc:
         cycle = [ids[i] for i in exc.cycle]
-        shown = " -> ".join(names[i] for i in [*exc.cycle, exc.cycle[0]])
+        names = dict(  # only here: reading every task's name costs every recalculation
+            connection.execute(
+                select(_TASK_ID, Task.name).where(_TASK_ID.in_([raw_ids[i] for i in exc.cycle]))
+            ).all()
+        )
+        shown = " -> ".join(names[raw_ids[i]] for i in [*exc.cycle, exc.cycle[0]])
         raise Conflict(
             f"These dependencies would close a cycle: {shown}", cycle=[*cycle, cycle[0]]
         ) from None
