@@ -252,6 +252,16 @@ class Columns:
     critical_path: list[int]
 
 
+def slots_of(tasks: IntArray, ptr: IntArray, counts: IntArray) -> IntArray:
+    """The CSR slots of every link of ``tasks`` (``counts[i]`` links from ``ptr[tasks[i]]``),
+    task by task, in one vectorised step."""
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.repeat(ptr[tasks] - ends + counts, counts) + np.arange(total)
+
+
 class Cyclic(Exception):
     """The links contain a cycle (the caller finds it with ``cycle_in``)."""
 
@@ -290,11 +300,9 @@ def level_passes(prep: Prepared) -> Columns | None:
         if levels >= NARROW_AFTER_LEVELS and placed < NARROW_TASKS_PER_LEVEL * levels:
             return None
         counts = out_count[frontier]
-        total = int(counts.sum())
-        if not total:
+        links = slots_of(frontier, out_ptr, counts)
+        if not links.size:
             break
-        ends = np.cumsum(counts)
-        links = np.repeat(out_ptr[frontier] - ends + counts, counts) + np.arange(total)
         targets = succ[links]
         np.maximum.at(es, targets, es[pred[links]] + prep.forward_weight[links])
         level_links.append(links)
@@ -522,11 +530,9 @@ def nearest_origin(
         if layers >= NARROW_AFTER_LEVELS and reached < NARROW_TASKS_PER_LEVEL * layers:
             return origin, frontier
         counts = in_count[frontier]
-        total = int(counts.sum())
-        if not total:
+        links = slots_of(frontier, in_ptr, counts)
+        if not links.size:
             break
-        ends = np.cumsum(counts)
-        links = np.repeat(in_ptr[frontier] - ends + counts, counts) + np.arange(total)
         preds = in_pred[links]
         origins = np.repeat(origin[frontier], counts)
         free = origin[preds] < 0
