@@ -230,8 +230,7 @@ def recalculate(session: Session, project: Project, *, record_baseline: bool = F
         computed.append(values)
         if values != old:
             changed.append((raw_ids[i], ids[i], values))
-            if _is_transition(values, old):
-                _record_task_transitions(session, project, _id_uuid(raw_ids[i]), values, old)
+            _record_task_transitions(session, project, raw_ids[i], values, old)
     if changed:
         _store_computed(session, changed)
     project.schedule_revision = uuid.uuid4().hex
@@ -438,30 +437,25 @@ _ZONE_AT = COMPUTED.index("zone")
 _READY_AT = COMPUTED.index("is_ready")
 
 
-def _is_transition(new: tuple[Any, ...], old: tuple[Any, ...]) -> bool:
-    return (new[_READY_AT] and not old[_READY_AT]) or (
-        new[_ZONE_AT] == "red" and old[_ZONE_AT] != "red"
-    )
-
-
 def _record_task_transitions(
     session: Session,
     project: Project,
-    task_id: uuid.UUID,
+    raw_id: str,
     new: tuple[Any, ...],
     old: tuple[Any, ...],
 ) -> None:
-    zone_at = COMPUTED.index("zone")
-    ready_at = COMPUTED.index("is_ready")
-    if new[ready_at] and not old[ready_at]:
+    """``task.ready`` and ``task.red`` for a task whose computed values went from ``old`` to
+    ``new``, when its readiness or its zone just flipped."""
+    if new[_READY_AT] and not old[_READY_AT]:
+        ready_id = _id_uuid(raw_id)
         _record(
             session,
             project,
             "task.ready",
-            lambda: payloads.task_ready(session, project, _task(session, task_id)),
+            lambda: payloads.task_ready(session, project, _task(session, ready_id)),
         )
-    if new[zone_at] == "red" and old[zone_at] != "red":
-        previous, red_id = old[zone_at], task_id
+    if new[_ZONE_AT] == "red" and old[_ZONE_AT] != "red":
+        previous, red_id = old[_ZONE_AT], _id_uuid(raw_id)
         _record(
             session,
             project,
