@@ -79,7 +79,16 @@ def get_task(task_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Task
     return TaskOut.model_validate(task)
 
 
-@router.patch("/tasks/{task_id}/", response_model=TaskOut)
+@router.patch(
+    "/tasks/{task_id}/",
+    response_model=TaskOut,
+    description=(
+        "Change a task (Member). A change the schedule depends on (durations, progress, "
+        "dates, resource) recalculates the project once, in the same transaction, and records "
+        "`schedule.recalculated`; a change of `name` or `assignee_id` alone records only "
+        "`task.updated`."
+    ),
+)
 def patch_task(
     task_id: uuid.UUID, data: TaskUpdate, session: SessionDep, user: CurrentUser
 ) -> TaskOut:
