@@ -128,3 +128,19 @@ def test_a_rolled_back_recalculation_is_not_trusted(
     after = stored(engine, pid)
     assert after[plan["b"]][:2] == (20, 22)  # es, ef of B, after A's 20 days
     assert remembered(engine, pid) == after
+
+
+def test_remembered_schedules_are_bounded_by_tasks_least_recently_used_first() -> None:
+    remembered = service._RememberedSchedules(max_tasks=5)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    values = {f"t{i}": (i,) for i in range(2)}
+    remembered.put(a, "ra", values)
+    remembered.put(b, "rb", values)
+    assert remembered.get(a, "ra") == values  # a is now the most recently used
+    assert remembered.get(a, "other revision") is None
+    remembered.put(c, "rc", values)  # 6 tasks > 5: b, the least recently used, goes
+    assert remembered.get(b, "rb") is None
+    assert remembered.get(a, "ra") == values and remembered.get(c, "rc") == values
+    remembered.put(a, "ra2", {f"t{i}": (i,) for i in range(6)})  # larger than the bound
+    assert remembered.get(a, "ra") is None and remembered.get(a, "ra2") is None
+    assert remembered.get(c, "rc") == values

@@ -250,7 +250,8 @@ class _RememberedSchedules:
     was half of its reads; while the stored token is the one remembered here, nothing else has
     stored results since (other processes and rolled-back transactions leave another token,
     and only :func:`recalculate` writes computed columns), so the remembered values are the
-    stored ones. Bounded by the number of tasks remembered; thread-safe.
+    stored ones. Bounded by the number of tasks remembered (about 260 bytes each: at most
+    some 50 MB for the default 200,000), least recently used first out; thread-safe.
     """
 
     def __init__(self, max_tasks: int) -> None:
@@ -281,7 +282,7 @@ class _RememberedSchedules:
                 self._tasks -= len(dropped)
 
 
-_remembered = _RememberedSchedules(max_tasks=500_000)
+_remembered = _RememberedSchedules(max_tasks=200_000)
 _INPUTS = _LOADED[:_COMPUTED_AT]
 
 
