@@ -80,10 +80,7 @@ def json_dumps(value: Any) -> str:
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create an engine configured for Planwire's two backends."""
-    json_options: dict[str, Any] = {
-        "json_serializer": json_dumps,
-        "json_deserializer": orjson.loads,
-    }
+    json_options: dict[str, Any] = {"json_serializer": json_dumps}
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
