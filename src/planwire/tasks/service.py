@@ -187,7 +187,7 @@ def update_task(
     now = utcnow()
     task.updated_at = now
     if reschedule:
-        scheduling.mark_for_recalculation(session, project)
+        scheduling.mark_for_recalculation(session, project, edited=task)
     _record(session, project, "task.updated", lambda: task_json(task))
     _record_transitions(session, user, project, task, before, after, now)
 
