@@ -445,21 +445,24 @@ def _read_with_computed(connection: Connection, project_id: uuid.UUID) -> tuple[
 
 
 def _store_computed(session: Session, changed: list[tuple[str, str, tuple[Any, ...]]]) -> None:
-    """Write the computed columns of the tasks that changed, in one executemany written for the
+    """Write the computed columns of the tasks that changed in statements written for the
     driver (the ORM's bulk update spent more on each row's parameters than the database did),
-    then give task objects already in the session the values written."""
+    then give task objects already in the session the values written.
+
+    SQLite: an executemany. PostgreSQL: one ``UPDATE … FROM unnest(…)`` over binary arrays,
+    one column each (an executemany sent one statement per task: 2 ms for a few hundred)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        statement = _PG_STORE_COMPUTED
-        parameters: list[Any] = [
-            {"id": raw, **dict(zip(COMPUTED, values, strict=True))} for raw, _, values in changed
-        ]
+        columns = _columns([values for _, _, values in changed], len(COMPUTED))
+        connection.exec_driver_sql(
+            _PG_STORE_COMPUTED,
+            {"id": [raw for raw, _, _ in changed], **dict(zip(COMPUTED, columns, strict=True))},
+        )
     else:  # SQLite: ids are stored as their hex digits, dates as ISO text, booleans as 0/1
-        statement = _SQLITE_STORE_COMPUTED
-        parameters = [
-            (*(_sqlite_value(value) for value in values), raw) for raw, _, values in changed
-        ]
-    connection.exec_driver_sql(statement, parameters)
+        connection.exec_driver_sql(
+            _SQLITE_STORE_COMPUTED,
+            [(*(_sqlite_value(value) for value in values), raw) for raw, _, values in changed],
+        )
     loaded = {  # identity keys: no attribute access, nothing loaded
         str(key[1][0]): key
         for key in session.identity_map.keys()  # noqa: SIM118 - IdentityMap is not iterable
@@ -483,10 +486,31 @@ _SQLITE_STORE_COMPUTED = (
     + ", ".join(f"{name} = ?" for name in COMPUTED)
     + " WHERE id = ?"
 )
+#: The PostgreSQL type of each computed column, for its array parameter.
+_PG_COMPUTED_TYPES = {
+    "es": "integer",
+    "ef": "integer",
+    "ls": "integer",
+    "lf": "integer",
+    "total_float": "integer",
+    "free_float": "integer",
+    "is_critical": "boolean",
+    "on_critical_chain": "boolean",
+    "start_date": "date",
+    "finish_date": "date",
+    "buffer_key": "text",
+    "buffer_consumption": "double precision",
+    "zone": "text",
+    "is_ready": "boolean",
+}
 _PG_STORE_COMPUTED = (
-    "UPDATE tasks SET "  # noqa: S608
-    + ", ".join(f"{name} = %({name})s" for name in COMPUTED)
-    + " WHERE id = %(id)s::uuid"
+    "UPDATE tasks AS t SET "  # noqa: S608
+    + ", ".join(f"{name} = v.{name}" for name in COMPUTED)
+    + " FROM unnest(%(id)b::uuid[], "
+    + ", ".join(f"%({name})b::{_PG_COMPUTED_TYPES[name]}[]" for name in COMPUTED)
+    + ") AS v(id, "
+    + ", ".join(COMPUTED)
+    + ") WHERE t.id = v.id"
 )
 
 
