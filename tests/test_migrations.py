@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 import planwire.models  # noqa: F401 - every table on Base.metadata
 from planwire.db import Base
+from planwire.events.models import Event
+from planwire.migrations import alembic_config, upgrade
+from planwire.projects.models import Project
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -34,3 +40,44 @@ def test_large_json_columns_use_lz4_on_postgresql(engine: Engine) -> None:
             ).all()
         )
     assert methods == {"projects.schedule": "l", "projects.baseline": "l", "events.data": "l"}
+
+
+def column_types(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return dict(
+            connection.exec_driver_sql(
+                "SELECT table_name || '.' || column_name, data_type "
+                "FROM information_schema.columns WHERE (table_name, column_name) IN "
+                "(('projects', 'schedule'), ('projects', 'baseline'), ('events', 'data'))"
+            ).all()
+        )
+
+
+def test_documents_move_between_jsonb_and_json_with_their_content(
+    engine: Engine, project: dict[str, Any]
+) -> None:
+    """0004 (PostgreSQL only) changes the type of the document columns both ways, keeping
+    their content and their lz4 compression."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL column type")
+
+    def documents() -> list[Any]:
+        with engine.connect() as connection:
+            schedules = connection.execute(select(Project.schedule)).scalars().all()
+            data = connection.execute(select(Event.data).order_by(Event.created_at)).all()
+        return [schedules, data]
+
+    before = documents()
+    assert before[0] and before[1]  # the project's schedule and its events
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0003")
+        assert set(column_types(engine).values()) == {"jsonb"}
+        assert documents() == before
+    finally:
+        upgrade(engine)
+    assert set(column_types(engine).values()) == {"json"}
+    assert documents() == before
+    test_large_json_columns_use_lz4_on_postgresql(engine)

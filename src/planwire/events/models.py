@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from planwire.db import Base, JSONType, new_id, utcnow
+from planwire.db import Base, JSONDocument, new_id, utcnow
 
 
 class Event(Base):
@@ -22,5 +22,5 @@ class Event(Base):
     # No foreign key: an event outlives a deleted project until it is delivered.
     project_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     type: Mapped[str] = mapped_column(String(64))
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

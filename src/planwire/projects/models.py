@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Date, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from planwire.db import Base, JSONType, new_id, utcnow
+from planwire.db import Base, JSONDocument, JSONType, new_id, utcnow
 
 PROJECT_STATUSES = ("Planning", "Active", "Frozen", "Complete", "Cancelled")
 BUFFER_METHODS = ("cut_and_paste", "rse")
@@ -47,13 +47,13 @@ class Project(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # The last schedule, as computed by the scheduling service.
-    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
     scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
     # A random token written with every recalculation's results: a process that remembers the
     # computed values it wrote under this token knows they are still the stored ones.
     schedule_revision: Mapped[str | None] = mapped_column(String(32), default=None)
     # Baseline recorded on Planning -> Active (and on POST .../baseline/).
-    baseline: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
     # Project buffer status, kept for transitions (events fire on change only).
     buffer_zone: Mapped[str] = mapped_column(String(10), default="green")
     buffer_consumption: Mapped[float] = mapped_column(Float, default=0.0)
