@@ -9,6 +9,8 @@ sequence of changes, the results must equal a recalculation from the database al
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -407,3 +409,55 @@ def test_an_edit_in_a_transaction_that_also_changed_links_reads_everything(
     assert schedule_state(engine, pid) == recalculated_from_the_database(engine, pid, monkeypatch)
     # B (2 days) follows A (now 2 days) and, through the new link, C (days 1 to 5).
     assert stored(engine, pid)[plan["b"]][:2] == (5, 7)  # es, ef
+
+
+def test_an_edit_waiting_for_another_writer_builds_on_its_change(
+    admin: Actor,
+    project: dict[str, Any],
+    plan: dict[str, str],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A PATCH that waits for the project's lock reads the task once it holds it, so the
+    change committed meanwhile is in the task it edits and in the schedule it computes."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises whole transactions (BEGIN IMMEDIATE): nothing to wait for")
+    pid = project["id"]
+    responses: list[Any] = []
+    with UnitOfWork(make_session_factory(engine)) as work:  # the other writer
+        session = work.session
+        project_row = session.scalar(
+            select(Project).where(Project.id == uuid.UUID(pid)).with_for_update()
+        )
+        task = session.get(Task, uuid.UUID(plan["a"]))
+        assert project_row is not None and task is not None
+        task.duration = task.remaining_duration = 10
+        service.mark_for_recalculation(session, project_row, edited=task)
+        session.flush()
+        editor = threading.Thread(
+            target=lambda: responses.append(
+                admin.patch(f"/api/v1/tasks/{plan['a']}/", json={"resource": "qa"})
+            )
+        )
+        editor.start()
+        wait_for_a_lock_waiter(engine, editor)
+    editor.join(timeout=60)
+    assert responses and responses[0].status_code == 200, responses
+    assert (responses[0].json()["duration"], responses[0].json()["resource"]) == (10, "qa")
+    assert stored(engine, pid)[plan["b"]][:2] == (10, 12)  # es, ef of B, after A's 10 days
+    assert schedule_state(engine, pid) == recalculated_from_the_database(engine, pid, monkeypatch)
+
+
+def wait_for_a_lock_waiter(engine: Engine, editor: threading.Thread) -> None:
+    """Return once another connection waits for a row lock (polled, up to 30 s)."""
+    deadline = time.monotonic() + 30
+    with engine.connect() as connection:
+        while time.monotonic() < deadline and editor.is_alive():
+            waiting = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            ).scalar()
+            connection.rollback()  # a transaction sees one snapshot of pg_stat_activity
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the request did not wait for the project's lock")

@@ -94,12 +94,19 @@ def task_for(
     session: Session, user: User, task_id: uuid.UUID, min_role: int
 ) -> tuple[Task, Project]:
     """The task and its project, checked like :func:`project_for`; a task of a project the
-    user cannot see is simply not found."""
-    task = session.get(Task, task_id)
+    user cannot see is simply not found.
+
+    The task is read after the project (locked for writers): read before, it could miss the
+    change of a writer that held the lock meanwhile, and what this request writes and the
+    schedule it computes would build on the task as it was."""
+    project_id = session.scalar(select(Task.project_id).where(Task.id == task_id))
     try:
-        if task is None:
+        if project_id is None:
             raise NotFound("")
-        project = project_for(session, user, task.project_id, min_role, lock=min_role > VIEWER)
+        project = project_for(session, user, project_id, min_role, lock=min_role > VIEWER)
+        task = session.get(Task, task_id)
+        if task is None:  # deleted by the writer that held the lock
+            raise NotFound("")
     except NotFound:
         raise NotFound(f"Task {task_id} not found.") from None
     return task, project
