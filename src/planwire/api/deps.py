@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -75,13 +75,22 @@ def project_for(
     ``lock`` takes a row lock on PostgreSQL so concurrent writers of one project serialise
     (SQLite transactions are already serialised by ``BEGIN IMMEDIATE``).
     """
-    query = select(Project).where(Project.id == project_id)
+    try:
+        return _checked_project(session, user, Project.id == project_id, min_role, lock=lock)
+    except NotFound:
+        raise NotFound(f"Project {project_id} not found.") from None
+
+
+def _checked_project(
+    session: Session, user: User, where: Any, min_role: int, *, lock: bool
+) -> Project:
+    query = select(Project).where(where)
     if lock:
         query = query.with_for_update()
     project = session.scalar(query)
     role = role_on_project(session, user, project) if project is not None else None
     if project is None or role is None:
-        raise NotFound(f"Project {project_id} not found.")
+        raise NotFound("")
     if role < min_role:
         raise Forbidden(
             f"This requires the {ROLE_NAMES[min_role]} role (role >= {min_role}) on the project; "
@@ -96,14 +105,15 @@ def task_for(
     """The task and its project, checked like :func:`project_for`; a task of a project the
     user cannot see is simply not found.
 
-    The task is read after the project (locked for writers): read before, it could miss the
-    change of a writer that held the lock meanwhile, and what this request writes and the
-    schedule it computes would build on the task as it was."""
-    project_id = session.scalar(select(Task.project_id).where(Task.id == task_id))
+    The task is read after the project (locked for writers, found by the task's id in the
+    same statement): read before, it could miss the change of a writer that held the lock
+    meanwhile, and what this request writes and the schedule it computes would build on the
+    task as it was."""
+    of_task = select(Task.project_id).where(Task.id == task_id).scalar_subquery()
     try:
-        if project_id is None:
-            raise NotFound("")
-        project = project_for(session, user, project_id, min_role, lock=min_role > VIEWER)
+        project = _checked_project(
+            session, user, Project.id == of_task, min_role, lock=min_role > VIEWER
+        )
         task = session.get(Task, task_id)
         if task is None:  # deleted by the writer that held the lock
             raise NotFound("")
