@@ -81,3 +81,13 @@ def test_documents_move_between_jsonb_and_json_with_their_content(
     assert set(column_types(engine).values()) == {"json"}
     assert documents() == before
     test_large_json_columns_use_lz4_on_postgresql(engine)
+
+
+def test_tasks_pages_keep_room_for_updates_on_postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage setting")
+    with engine.connect() as connection:
+        options = connection.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname = 'tasks'"
+        ).scalar()
+    assert options == ["fillfactor=70"]
