@@ -56,7 +56,7 @@ def remembered_inputs_are_stored_ones(engine: Engine, project_id: str) -> bool:
     item = service._remembered.get(uuid.UUID(project_id), revision(engine, project_id))
     assert item is not None
     with engine.connect() as connection:
-        return item.inputs == service._Inputs.read(connection, uuid.UUID(project_id))
+        return item.inputs == service._Inputs.read(connection, uuid.UUID(project_id))[0]
 
 
 def schedule_state(engine: Engine, project_id: str) -> dict[str, Any]:

@@ -303,11 +303,14 @@ class _Inputs:
     link_lag: list[int]
 
     @classmethod
-    def read(cls, connection: Connection, project_id: uuid.UUID) -> _Inputs:
+    def read(
+        cls, connection: Connection, project_id: uuid.UUID, *extra: Any
+    ) -> tuple[_Inputs, list[tuple[Any, ...]]]:
+        """The project's inputs, and per task the ``extra`` columns read with them."""
         # Plain Core reads on the session's connection: the ORM's row machinery is not needed
         # for columns, and it doubled the cost of reading 1,000 tasks and their links.
         rows = connection.execute(
-            select(_TASK_ID, *_TASK_INPUTS)
+            select(_TASK_ID, *_TASK_INPUTS, *extra)
             .where(Task.project_id == project_id)
             .order_by(Task.created_at, Task.id)
         ).all()
@@ -320,11 +323,12 @@ class _Inputs:
             ).where(Dependency.project_id == project_id)
         ).all()
         # Columns, not rows: attribute access on 1,000 rows cost more than the network build.
-        raw_ids, *task_columns = _columns(rows, 1 + len(_TASK_INPUTS))
+        width = 1 + len(_TASK_INPUTS)
+        raw_ids, *task_columns = _columns(rows, width)
         pred, succ, types, lags = _columns(links, 4)
         index = {raw: i for i, raw in enumerate(raw_ids)}
         task_fields: dict[str, Any] = dict(zip(_TASK_FIELDS, task_columns, strict=True))
-        return cls(
+        inputs = cls(
             raw_ids=raw_ids,
             ids=[_id_text(raw) for raw in raw_ids],
             index=index,
@@ -334,6 +338,7 @@ class _Inputs:
             link_type=list(map(LINK_CODES.__getitem__, types)),
             link_lag=lags,
         )
+        return inputs, [tuple(row[width:]) for row in rows] if extra else []
 
     def with_edits(self, tasks: set[Task], dialect: str) -> _Inputs | None:
         """These inputs with the current fields of ``tasks``; None when one of them is not
@@ -419,29 +424,18 @@ def _load(
     possible (see :class:`_RememberedSchedules`), else read."""
     revision = connection.scalar(select(Project.schedule_revision).where(Project.id == project_id))
     remembered = _remembered.get(project_id, revision)
-    if remembered is None:
-        return _read_with_computed(connection, project_id)
-    if edited is not None:
-        inputs = remembered.inputs.with_edits(edited, connection.dialect.name)
-        if inputs is not None:
-            return inputs, remembered.computed
-    inputs = _Inputs.read(connection, project_id)
-    by_id = dict(zip(remembered.inputs.raw_ids, remembered.computed, strict=True))
-    stored = list(map(by_id.get, inputs.raw_ids))
-    if None in stored:  # a task created since (in this transaction): read everything
-        return _read_with_computed(connection, project_id)
-    return inputs, stored
-
-
-def _read_with_computed(connection: Connection, project_id: uuid.UUID) -> tuple[_Inputs, list[Any]]:
-    inputs = _Inputs.read(connection, project_id)
-    rows = connection.execute(
-        select(_TASK_ID, *(getattr(Task, name) for name in COMPUTED)).where(
-            Task.project_id == project_id
-        )
-    ).all()
-    by_id = {row[0]: tuple(row[1:]) for row in rows}
-    return inputs, [by_id[raw] for raw in inputs.raw_ids]
+    if remembered is not None:
+        if edited is not None:
+            inputs = remembered.inputs.with_edits(edited, connection.dialect.name)
+            if inputs is not None:
+                return inputs, remembered.computed
+        inputs, _ = _Inputs.read(connection, project_id)
+        by_id = dict(zip(remembered.inputs.raw_ids, remembered.computed, strict=True))
+        stored = list(map(by_id.get, inputs.raw_ids))
+        if None not in stored:
+            return inputs, stored
+        # A task created since (in this transaction): read everything.
+    return _Inputs.read(connection, project_id, *(getattr(Task, name) for name in COMPUTED))
 
 
 def _store_computed(session: Session, changed: list[tuple[str, str, tuple[Any, ...]]]) -> None:
