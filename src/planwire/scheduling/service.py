@@ -19,6 +19,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, String, cast, inspect, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -480,28 +481,16 @@ _SQLITE_STORE_COMPUTED = (
     + ", ".join(f"{name} = ?" for name in COMPUTED)
     + " WHERE id = ?"
 )
-#: The PostgreSQL type of each computed column, for its array parameter.
-_PG_COMPUTED_TYPES = {
-    "es": "integer",
-    "ef": "integer",
-    "ls": "integer",
-    "lf": "integer",
-    "total_float": "integer",
-    "free_float": "integer",
-    "is_critical": "boolean",
-    "on_critical_chain": "boolean",
-    "start_date": "date",
-    "finish_date": "date",
-    "buffer_key": "text",
-    "buffer_consumption": "double precision",
-    "zone": "text",
-    "is_ready": "boolean",
-}
+_POSTGRESQL = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]  # not annotated
 _PG_STORE_COMPUTED = (
     "UPDATE tasks AS t SET "  # noqa: S608
     + ", ".join(f"{name} = v.{name}" for name in COMPUTED)
     + " FROM unnest(%(id)b::uuid[], "
-    + ", ".join(f"%({name})b::{_PG_COMPUTED_TYPES[name]}[]" for name in COMPUTED)
+    + ", ".join(
+        # Each column's array parameter cast to the column's own type.
+        f"%({name})b::{inspect(Task).columns[name].type.compile(dialect=_POSTGRESQL)}[]"
+        for name in COMPUTED
+    )
     + ") AS v(id, "
     + ", ".join(COMPUTED)
     + ") WHERE t.id = v.id"
