@@ -225,7 +225,10 @@ class Receiver:
 def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1 (the tests' helper); its server URL.
 
-    ``PLANWIRE_TEST_POSTGRES_URL`` points at an existing server instead, as for the tests.
+    Unlike the tests' servers it keeps PostgreSQL's durability settings (fsync, synchronous
+    commits, full page writes), as a deployment does: figures include waiting for the WAL on
+    disk at every commit. ``PLANWIRE_TEST_POSTGRES_URL`` points at an existing server
+    instead, as for the tests.
     """
     from tests.support.postgres import (
         ENV_URL,
@@ -241,7 +244,7 @@ def postgres_server() -> Iterator[str]:
     bin_dir = find_postgres_bin_dir()
     if bin_dir is None:
         raise SystemExit("PostgreSQL binaries not found (initdb, pg_ctl, postgres)")
-    server = TemporaryPostgres(bin_dir)
+    server = TemporaryPostgres(bin_dir, durable=True)
     try:
         server.start()
         yield server.url

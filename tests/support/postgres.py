@@ -51,11 +51,15 @@ SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "max_connections": "200",
     "shared_buffers": "32MB",
+    "timezone": "'UTC'",
+    "log_timezone": "'UTC'",
+}
+#: Faster and not crash-safe: for the tests, whose servers are thrown away. Benchmarks keep
+#: PostgreSQL's defaults, what a deployment runs (every commit waits for its WAL on disk).
+NOT_DURABLE_SETTINGS = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
-    "timezone": "'UTC'",
-    "log_timezone": "'UTC'",
 }
 
 
@@ -157,9 +161,13 @@ def _free_port() -> int:
 
 @dataclass
 class TemporaryPostgres:
-    """A PostgreSQL server in a temporary directory, run as the ``postgres`` user under root."""
+    """A PostgreSQL server in a temporary directory, run as the ``postgres`` user under root.
+
+    ``durable``: PostgreSQL's own durability settings; without it, those of
+    :data:`NOT_DURABLE_SETTINGS`."""
 
     bin_dir: Path
+    durable: bool = False
     root: Path = field(init=False)
     port: int = field(init=False, default=0)
     running: bool = field(init=False, default=False)
@@ -234,7 +242,8 @@ class TemporaryPostgres:
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# planwire test server\n")
             conf.write(f"unix_socket_directories = '{self.socket_dir}'\n")
-            for key, value in SERVER_SETTINGS.items():
+            settings = SERVER_SETTINGS if self.durable else SERVER_SETTINGS | NOT_DURABLE_SETTINGS
+            for key, value in settings.items():
                 conf.write(f"{key} = {value}\n")
         last_error: RuntimeError | None = None
         for _attempt in range(3):  # another process may take the free port before we bind it
