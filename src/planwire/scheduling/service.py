@@ -69,7 +69,7 @@ COMPUTED = (
 # Ids are read as text (SQLite: its 32 stored hex digits, PostgreSQL: the usual form): turning
 # 1,000 task ids and a few thousand link ends into UUID objects, and hashing those, on every
 # recalculation cost more than the CPM itself. They become UUIDs only where an id leaves this
-# module (:func:`_id_text`, :func:`_id_uuid`).
+# module (:func:`_id_text`, :func:`_id_uuid`; :func:`_raw_id` the other way).
 _TASK_ID = cast(Task.id, String())
 # The task columns a schedule depends on, in the order of _Inputs' task fields.
 _TASK_INPUTS = (
@@ -107,12 +107,8 @@ def mark_for_recalculation(
     """
     marked: dict[uuid.UUID, Project] = session.info.setdefault(_MARKED, {})
     edits: dict[uuid.UUID, set[Task] | None] = session.info.setdefault(_EDITED, {})
-    known = edits.get(project.id, set()) if project.id in marked else set()
-    if known is None or edited is None:
-        edits[project.id] = None
-    else:
-        known.add(edited)
-        edits[project.id] = known
+    known = edits.get(project.id) if project.id in marked else set()
+    edits[project.id] = None if known is None or edited is None else {*known, edited}
     marked[project.id] = project
 
 
@@ -346,7 +342,7 @@ class _Inputs:
         among these tasks."""
         columns: dict[str, Any] = {name: list(getattr(self, name)) for name in _TASK_FIELDS}
         for task in tasks:
-            i = self.index.get(task.id.hex if dialect == "sqlite" else str(task.id))
+            i = self.index.get(_raw_id(task.id, dialect))
             if i is None:
                 return None
             for name, column in zip(_TASK_FIELDS, _TASK_INPUTS, strict=True):
@@ -509,6 +505,11 @@ def _id_text(raw: str) -> str:
     if len(raw) == 32:  # SQLite stores the 32 hex digits
         return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
     return raw
+
+
+def _raw_id(task_id: uuid.UUID, dialect: str) -> str:
+    """A task id as :func:`recalculate` reads it from ``dialect``'s database."""
+    return task_id.hex if dialect == "sqlite" else str(task_id)
 
 
 def _id_uuid(raw: str) -> uuid.UUID:
