@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Connection, Engine, event, select, update
 
 from planwire.db import make_session_factory
 from planwire.projects.models import Project
@@ -30,11 +30,15 @@ from tests.lifecycle.conftest import add_tasks
 
 def stored(engine: Engine, project_id: str) -> dict[str, tuple[Any, ...]]:
     """Every task's computed columns as the database holds them."""
-    columns = [getattr(Task, name) for name in service.COMPUTED]
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(Task.id, *columns).where(Task.project_id == uuid.UUID(project_id))
-        ).all()
+        return computed_columns(connection, project_id)
+
+
+def computed_columns(connection: Connection, project_id: str) -> dict[str, tuple[Any, ...]]:
+    columns = [getattr(Task, name) for name in service.COMPUTED]
+    rows = connection.execute(
+        select(Task.id, *columns).where(Task.project_id == uuid.UUID(project_id))
+    ).all()
     return {str(row[0]): tuple(row[1:]) for row in rows}
 
 
@@ -63,18 +67,22 @@ def schedule_state(engine: Engine, project_id: str) -> dict[str, Any]:
     """What a recalculation stores: every task's computed columns and the project's schedule
     fields (but the time and the list of tasks the last recalculation changed)."""
     with engine.connect() as connection:
-        row = connection.execute(
-            select(
-                Project.schedule,
-                Project.buffer_consumption,
-                Project.chain_completion,
-                Project.buffer_zone,
-            ).where(Project.id == uuid.UUID(project_id))
-        ).one()
+        return state_seen_by(connection, project_id)
+
+
+def state_seen_by(connection: Connection, project_id: str) -> dict[str, Any]:
+    row = connection.execute(
+        select(
+            Project.schedule,
+            Project.buffer_consumption,
+            Project.chain_completion,
+            Project.buffer_zone,
+        ).where(Project.id == uuid.UUID(project_id))
+    ).one()
     schedule = dict(row.schedule or {})
     schedule.pop("calculated_at", None)
     schedule.pop("changed_tasks", None)
-    return {"tasks": stored(engine, project_id), "project": (schedule, *row[1:])}
+    return {"tasks": computed_columns(connection, project_id), "project": (schedule, *row[1:])}
 
 
 def recalculated_from_the_database(
@@ -89,22 +97,7 @@ def recalculated_from_the_database(
             assert project_row is not None
             service.recalculate(session, project_row)
             session.flush()
-            schedule = dict(project_row.schedule or {})
-            schedule.pop("calculated_at", None)
-            schedule.pop("changed_tasks", None)
-            columns = [getattr(Task, name) for name in service.COMPUTED]
-            rows = session.execute(
-                select(Task.id, *columns).where(Task.project_id == project_row.id)
-            ).all()
-            return {
-                "tasks": {str(row[0]): tuple(row[1:]) for row in rows},
-                "project": (
-                    schedule,
-                    project_row.buffer_consumption,
-                    project_row.chain_completion,
-                    project_row.buffer_zone,
-                ),
-            }
+            return state_seen_by(session.connection(), project_id)
         finally:
             session.rollback()
             session.close()
