@@ -22,6 +22,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DOCUMENT_COLUMNS = (("projects", "schedule"), ("projects", "baseline"), ("events", "data"))
+#: ``pg_attribute.attcompression`` codes (empty: the server's default).
+_METHODS = {"l": "lz4", "p": "pglz"}
 
 
 def _retype(to: str) -> None:
@@ -40,10 +42,6 @@ def _retype(to: str) -> None:
         op.execute(f"{alter} TYPE {to} USING {column}::{to}")
         if method in _METHODS:
             op.execute(f"{alter} SET COMPRESSION {_METHODS[method]}")
-
-
-#: ``pg_attribute.attcompression`` codes (empty: the server's default).
-_METHODS = {"l": "lz4", "p": "pglz"}
 
 
 def upgrade() -> None:
