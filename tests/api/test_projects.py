@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine, event
+
 from tests.api.conftest import Dump, MemberFactory, create_link, create_project, create_task
 from tests.conftest import Actor, ActorFactory
 
@@ -87,6 +89,29 @@ def test_list_pagination(admin: Actor) -> None:
     assert beyond["count"] == 5 and beyond["results"] == [] and beyond["next"] is None
     everything = admin.get("/api/v1/projects/").json()
     assert len(everything["results"]) == 5 and everything["next"] is None
+
+
+def test_list_reads_the_schedules_with_the_projects_not_one_by_one(
+    admin: Actor, engine: Engine
+) -> None:
+    ids = []
+    for days in (2, 3, 5):
+        created = create_project(admin, f"{days} days")
+        create_task(admin, created["id"], duration=days)
+        ids.append(created["id"])
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        listed = admin.get("/api/v1/projects/").json()["results"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [(p["id"], p["duration"]) for p in listed] == list(zip(ids, (2, 3, 5), strict=True))
+    # The count and the page: the schedule (deferred elsewhere) comes with the page.
+    assert len([sql for sql in sent if "FROM projects" in sql]) == 2
 
 
 def test_patch_changes_fields_and_reschedules(admin: Actor, project: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ sequence of changes, the results must equal a recalculation from the database al
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import uuid
@@ -250,6 +251,8 @@ def test_editing_a_task_recalculates_from_the_remembered_inputs(
     assert response.json()["ef"] == 6
     assert not [sql for sql in statements if "FROM dependencies" in sql]
     assert not [sql for sql in statements if "FROM tasks WHERE tasks.project_id" in sql]
+    # The project's stored schedule (200 KB at 1,000 tasks) is written, not read first.
+    assert not [sql for sql in statements if re.search(r"projects\.schedule\b", sql)]
     assert remembered_inputs_are_stored_ones(engine, pid)
     assert schedule_state(engine, pid) == recalculated_from_the_database(engine, pid, monkeypatch)
     # A new link is not an edit of a task's own fields: everything is read again.

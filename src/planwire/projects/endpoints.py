@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from planwire.api.deps import (
     ADMIN,
@@ -38,7 +39,11 @@ Paging = Annotated[PageParams, Depends(page_params)]
 def list_projects(
     request: Request, session: SessionDep, user: CurrentUser, paging: Paging
 ) -> Page[ProjectOut]:
-    query = select(Project).where(Project.organization_id == user.organization_id)
+    query = (
+        select(Project)
+        .where(Project.organization_id == user.organization_id)
+        .options(undefer(Project.schedule))
+    )
     if not user.is_org_admin:
         query = query.where(
             Project.id.in_(select(ProjectMember.project_id).where(ProjectMember.user_id == user.id))

@@ -46,8 +46,12 @@ class Project(Base):
     # Set by the service when the project's own fields change, not by a recalculation.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    # The last schedule, as computed by the scheduling service.
-    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
+    # The last schedule, as computed by the scheduling service: about 200 KB of JSON for a
+    # 1,000-task project, so it is loaded when first used, not with every project row (each
+    # write to a project locks and reads its row). Lists that show it undefer it.
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONDocument, default=None, deferred=True
+    )
     scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
     # A random token written with every recalculation's results: a process that remembers the
     # computed values it wrote under this token knows they are still the stored ones.

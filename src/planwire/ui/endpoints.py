@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 from starlette.datastructures import FormData
 
 from planwire.api.deps import (
@@ -170,7 +170,8 @@ def _visible_projects(db: Session, user: User, page: int) -> tuple[int, list[tup
         )
     count = db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.execute(
-        query.order_by(Project.created_at, Project.id)
+        query.options(undefer(Project.schedule))
+        .order_by(Project.created_at, Project.id)
         .limit(PROJECTS_PER_PAGE)
         .offset((page - 1) * PROJECTS_PER_PAGE)
     ).all()
