@@ -20,6 +20,7 @@ from planwire.scheduling import (
     buffer_status,
     compute_cpm,
     compute_critical_chain,
+    engine,
 )
 from tests.scheduling.oracle import forced_path
 from tests.scheduling.strategies import Case, acyclic_cases, in_index_order
@@ -371,3 +372,61 @@ def test_larger_networks_give_the_same_chain_on_every_path(seed: int) -> None:
         assert len(first.buffers) > 1  # feeding buffers exist, so their kernels ran
         for other in others:
             assert other == first
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=acyclic_cases(max_tasks=30, with_progress=True),
+    method=st.sampled_from(["cut_and_paste", "rse"]),
+    renumber=st.booleans(),
+    path=st.sampled_from(["levels", "lists", "ordered"]),
+)
+def test_without_resources_the_chain_is_the_levelled_one(
+    case: Case, method: str, renumber: bool, path: str
+) -> None:
+    """Without resources the levelling is skipped (every task starts at its CPM early start);
+    a resource of its own for every task makes the levelling run and move nothing, so both
+    must give the same chain, buffers and all."""
+    if renumber:  # so that the index order serves as the feeding-chain search's order
+        case = in_index_order(case)
+    n = len(case.durations)
+    network = case.network()
+    safe: list[int | None] = [duration + 2 for duration in case.durations]
+    with forced_path(path):
+        cpm = compute_cpm(network)
+        skipped = compute_critical_chain(network, [None] * n, safe, method, cpm)  # type: ignore[arg-type]
+        levelled = compute_critical_chain(
+            network,
+            [f"own {task}" for task in range(n)],
+            safe,
+            method,  # type: ignore[arg-type]
+            cpm,
+        )
+    assert skipped == levelled
+    assert skipped.start == cpm.es
+
+
+@pytest.mark.parametrize(
+    ("path", "network"),
+    [
+        ("levels", FEEDING),
+        # Numbered in order (every link to a higher index): the index order serves the
+        # feeding-chain search, which needs no levelling either.
+        ("ordered", fs_network([5, 5, 2, 3, 5], [(0, 1), (1, 4), (2, 3), (3, 4)])),
+    ],
+)
+def test_without_resources_nothing_is_levelled(
+    path: str, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def level(*args: object, **kwargs: object) -> None:
+        raise AssertionError("levelled a network without resources")
+
+    monkeypatch.setattr(engine, "_level", level)
+    n = len(network.durations)
+    with forced_path(path):
+        cpm = compute_cpm(network)
+        chain = compute_critical_chain(network, [None] * n, [None] * n, "rse", cpm)
+    assert chain.start == cpm.es
+    assert len(chain.buffers) > 1  # the feeding-chain search ran
+    with pytest.raises(AssertionError, match="levelled"):  # resources: levelled
+        compute_critical_chain(network, ["X"] * n, [None] * n, "rse", cpm)

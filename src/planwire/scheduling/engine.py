@@ -286,8 +286,18 @@ def compute_critical_chain(
                 raise ValueError(f"safe_durations must be >= 0: task {task} has {safe}")
 
     resource_of = _resource_ids(resources)
-    # The placing order is only needed by the plain-Python feeding-chain search.
-    start, order = _level(prep, span, resource_of, cpm, with_order=prep.levels is None)
+    # The plain-Python feeding-chain search (no numpy levels) needs a topological order. Any
+    # gives the same longest paths: the index order when the network is numbered in order,
+    # else the levelling's placing order.
+    order = list(range(n)) if prep.levels is None and prep.ordered else []
+    needs_order = prep.levels is None and not prep.ordered
+    if max(resource_of, default=-1) < 0 and _computed_from(cpm, prep) and not needs_order:
+        # No task has a resource: levelling would place every task at the earliest offset its
+        # links and lower bounds allow, which is its CPM early start in this very network.
+        start = list(cpm.es)
+    else:
+        start, placed = _level(prep, span, resource_of, cpm, with_order=needs_order)
+        order = placed if needs_order else order
     finish = list(map(add, start, span))
     in_ptr_array, in_pred_array, in_weight_array = _graph.in_adjacency(prep)
     in_ptr: list[int] = in_ptr_array.tolist()
@@ -336,6 +346,11 @@ def _prepared(network: Network, cpm: CpmResult) -> _graph.Prepared:
         ):
             return prep
     return _graph.prepare(network)
+
+
+def _computed_from(cpm: CpmResult, prep: _graph.Prepared) -> bool:
+    """Whether ``cpm`` holds the dates of ``prep`` itself (not of another network's)."""
+    return cpm._source is not None and cpm._source[1] is prep
 
 
 def baseline_of(chain: ChainResult) -> dict[str, BufferBaseline]:
