@@ -151,3 +151,20 @@ def test_finish_date_is_never_before_the_start_date(
     start, finish = calendar.start_date(es), calendar.finish_date(es, es + duration)
     assert finish >= start
     assert (finish == start) == (duration <= 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(calendar=calendars, offsets=st.lists(st.integers(-600, 600), max_size=60))
+def test_dates_of_converts_like_date_of(calendar: WorkCalendar, offsets: list[int]) -> None:
+    days = calendar.dates_of(offsets)
+    assert days == [calendar.date_of(offset) for offset in offsets]
+    assert all(type(day) is date for day in days)
+
+
+def test_dates_of_beyond_the_last_date_fails_as_date_of_does() -> None:
+    calendar = WorkCalendar(date(9999, 12, 1))
+    assert calendar.dates_of([0, 22]) == [date(9999, 12, 1), date(9999, 12, 31)]
+    with pytest.raises(ValueError, match="out of range") as raised:
+        calendar.date_of(23)
+    with pytest.raises(ValueError, match=str(raised.value)):
+        calendar.dates_of([0, 23])

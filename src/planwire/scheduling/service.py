@@ -18,6 +18,7 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, String, cast, inspect, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -548,16 +549,16 @@ def task_days(
 
     A task with work starts on working day ``es`` and finishes at the end of day ``ef - 1``. A
     milestone sits at the end of the working day before ``es``, the moment its predecessors
-    finish (as MS Project shows it), or on the project's first working day at offset 0. Each
-    distinct day is computed once (a project's tasks share a few hundred).
+    finish (as MS Project shows it), or on the project's first working day at offset 0. The
+    days are converted all at once (:meth:`WorkCalendar.dates_of`).
     """
-    first = [
-        start if end > start else (start - 1 if start > 0 else 0)
-        for start, end in zip(es, ef, strict=True)
-    ]
-    last = [end - 1 if end > start else day for start, end, day in zip(es, ef, first, strict=True)]
-    days = {offset: calendar.date_of(offset) for offset in {*first, *last}}
-    return list(map(days.__getitem__, first)), list(map(days.__getitem__, last))
+    start, end = np.asarray(es, dtype=np.int64), np.asarray(ef, dtype=np.int64)
+    if start.shape != end.shape:
+        raise ValueError(f"es and ef differ in length: {start.size} and {end.size}")
+    work = end > start
+    first = np.where(work, start, np.where(start > 0, start - 1, 0))
+    last = np.where(work, end - 1, first)
+    return calendar.dates_of(first), calendar.dates_of(last)
 
 
 def _progress(calendar: WorkCalendar, inputs: _Inputs, i: int) -> TaskProgress:
