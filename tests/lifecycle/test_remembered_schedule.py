@@ -253,6 +253,10 @@ def test_editing_a_task_recalculates_from_the_remembered_inputs(
     assert not [sql for sql in statements if "FROM tasks WHERE tasks.project_id" in sql]
     # The project's stored schedule (200 KB at 1,000 tasks) is written, not read first.
     assert not [sql for sql in statements if re.search(r"projects\.schedule\b", sql)]
+    # The moved tasks' computed columns are written, only those that changed: dates and
+    # floats moved, no buffer zone did (no baseline: every zone is green).
+    (stored,) = [sql for sql in statements if sql.startswith("UPDATE tasks") and " es = " in sql]
+    assert " ef = " in stored and "zone" not in stored
     assert remembered_inputs_are_stored_ones(engine, pid)
     assert schedule_state(engine, pid) == recalculated_from_the_database(engine, pid, monkeypatch)
     # A new link is not an edit of a task's own fields: everything is read again.

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -239,6 +240,7 @@ def recalculate(
     buffer_state = {key: (round(item.consumption, 2), item.zone) for key, item in statuses.items()}
     computed: list[tuple[Any, ...]] = []
     changed: list[tuple[str, str, tuple[Any, ...]]] = []  # (raw id, id, computed values)
+    previous: list[tuple[Any, ...]] = []  # the stored values of the changed tasks
     for i, (old, key, status, *schedule) in enumerate(
         zip(
             stored,
@@ -268,9 +270,10 @@ def recalculate(
         computed.append(values)
         if values != old:
             changed.append((inputs.raw_ids[i], ids[i], values))
+            previous.append(old)
             _record_task_transitions(session, project, inputs.raw_ids[i], values, old)
     if changed:
-        _store_computed(session, changed)
+        _store_computed(session, changed, previous)
     _update_project(session, project, calendar, cpm, chain, statuses, ids, changed)
     project.schedule_revision = uuid.uuid4().hex
     _remembered.put(project.id, _Remembered(project.schedule_revision, inputs, computed))
@@ -436,24 +439,43 @@ def _load(
     return _Inputs.read(connection, project_id, *(getattr(Task, name) for name in COMPUTED))
 
 
-def _store_computed(session: Session, changed: list[tuple[str, str, tuple[Any, ...]]]) -> None:
-    """Write the computed columns of the tasks that changed in statements written for the
-    driver (the ORM's bulk update spent more on each row's parameters than the database did),
-    then give task objects already in the session the values written.
+def _store_computed(
+    session: Session,
+    changed: list[tuple[str, str, tuple[Any, ...]]],
+    previous: list[tuple[Any, ...]],
+) -> None:
+    """Write the computed columns of the tasks that changed (``previous``: what each held) in
+    statements written for the driver (the ORM's bulk update spent more on each row's
+    parameters than the database did), then give task objects already in the session the
+    values written.
 
-    SQLite: an executemany. PostgreSQL: one ``UPDATE … FROM unnest(…)`` over binary arrays,
-    one column each (an executemany sent one statement per task: 2 ms for a few hundred)."""
+    Only the columns in which some task changed are written: an edit usually moves dates and
+    nothing else, 6 of the 14 columns (300 tasks on PostgreSQL: 2.0 -> 1.4 ms). SQLite: an
+    executemany. PostgreSQL: one ``UPDATE … FROM unnest(…)`` over binary arrays, one column
+    each (an executemany sent one statement per task: 2 ms for a few hundred)."""
     connection = session.connection()
+    width = len(COMPUTED)
+    columns = _columns([values for _, _, values in changed], width)
+    before = _columns(previous, width)
+    kept = [
+        (name, column)
+        for name, column, old in zip(COMPUTED, columns, before, strict=True)
+        if column != old
+    ]
+    names = tuple(name for name, _ in kept)
+    written = [column for _, column in kept]
     if connection.dialect.name == "postgresql":
-        columns = _columns([values for _, _, values in changed], len(COMPUTED))
         connection.exec_driver_sql(
-            _PG_STORE_COMPUTED,
-            {"id": [raw for raw, _, _ in changed], **dict(zip(COMPUTED, columns, strict=True))},
+            _pg_store_computed(names),
+            {"id": [raw for raw, _, _ in changed], **dict(zip(names, written, strict=True))},
         )
     else:  # SQLite: ids are stored as their hex digits, dates as ISO text, booleans as 0/1
         connection.exec_driver_sql(
-            _SQLITE_STORE_COMPUTED,
-            [(*(_sqlite_value(value) for value in values), raw) for raw, _, values in changed],
+            _sqlite_store_computed(names),
+            [
+                (*map(_sqlite_value, row), raw)
+                for row, (raw, _, _) in zip(zip(*written, strict=True), changed, strict=True)
+            ],
         )
     loaded = {  # identity keys: no attribute access, nothing loaded
         str(key[1][0]): key
@@ -472,26 +494,27 @@ def _sqlite_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-# Column names from COMPUTED (constants), values as parameters.
-_SQLITE_STORE_COMPUTED = (
-    "UPDATE tasks SET "  # noqa: S608
-    + ", ".join(f"{name} = ?" for name in COMPUTED)
-    + " WHERE id = ?"
-)
+# The statements writing some of the COMPUTED columns, by their names (constants: only the
+# values are parameters). A recalculation writes one of a few sets.
+@lru_cache(maxsize=256)
+def _sqlite_store_computed(names: tuple[str, ...]) -> str:
+    return f"UPDATE tasks SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?"  # noqa: S608
+
+
 _POSTGRESQL = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]  # not annotated
-_PG_STORE_COMPUTED = (
-    "UPDATE tasks AS t SET "  # noqa: S608
-    + ", ".join(f"{name} = v.{name}" for name in COMPUTED)
-    + " FROM unnest(%(id)b::uuid[], "
-    + ", ".join(
+
+
+@lru_cache(maxsize=256)
+def _pg_store_computed(names: tuple[str, ...]) -> str:
+    arrays = ", ".join(
         # Each column's array parameter cast to the column's own type.
         f"%({name})b::{inspect(Task).columns[name].type.compile(dialect=_POSTGRESQL)}[]"
-        for name in COMPUTED
+        for name in names
     )
-    + ") AS v(id, "
-    + ", ".join(COMPUTED)
-    + ") WHERE t.id = v.id"
-)
+    return (
+        f"UPDATE tasks AS t SET {', '.join(f'{name} = v.{name}' for name in names)} "  # noqa: S608
+        f"FROM unnest(%(id)b::uuid[], {arrays}) AS v(id, {', '.join(names)}) WHERE t.id = v.id"
+    )
 
 
 def _columns(rows: Sequence[Any], width: int) -> list[list[Any]]:
