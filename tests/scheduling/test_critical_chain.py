@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -430,3 +431,20 @@ def test_without_resources_nothing_is_levelled(
     assert len(chain.buffers) > 1  # the feeding-chain search ran
     with pytest.raises(AssertionError, match="levelled"):  # resources: levelled
         compute_critical_chain(network, ["X"] * n, [None] * n, "rse", cpm)
+
+
+def test_feeding_buffers_are_named_after_their_joining_task() -> None:
+    names = [f"task {letter}" for letter in "ABCDEFGHI"]
+    plain = compute_critical_chain(FEEDING, [None] * 9, SAFE, "rse")
+    named = compute_critical_chain(FEEDING, [None] * 9, SAFE, "rse", task_names=names)
+    renamed = {
+        key: key if key == "project" else f"feeding:{names[int(key.split(':')[1])]}"
+        for key in plain.buffers
+    }
+    assert len(plain.buffers) > 1
+    assert list(named.buffers) == [renamed[key] for key in plain.buffers]
+    for key, buffer in plain.buffers.items():
+        assert named.buffers[renamed[key]] == replace(buffer, key=renamed[key])
+    assert named.task_buffer == [renamed[key] for key in plain.task_buffer]
+    with pytest.raises(ValueError, match="task_names must have one entry per task"):
+        compute_critical_chain(FEEDING, [None] * 9, SAFE, "rse", task_names=names[:3])

@@ -181,7 +181,8 @@ def compute_cpm(network: Network) -> CpmResult:
 class Buffer:
     """A CCPM buffer and the chain it protects.
 
-    ``key`` is ``"project"`` or ``"feeding:<index of the joining non-chain task>"``; ``tasks`` the
+    ``key`` is ``"project"`` or ``"feeding:<name of the joining non-chain task>"`` (its index
+    unless the caller named the tasks: see :func:`compute_critical_chain`); ``tasks`` the
     protected chain, first to last; ``projected_finish`` the levelled finish offset of that chain;
     ``chain_duration`` the sum of the chain's planned durations and ``remaining`` the work left on
     it (planned duration if not started, remaining days if in progress, 0 if completed).
@@ -238,6 +239,7 @@ def compute_critical_chain(
     safe_durations: Sequence[int | None],
     method: BufferMethod,
     cpm: CpmResult | None = None,
+    task_names: Sequence[str] | None = None,
 ) -> ChainResult:
     """Level resources, find the critical chain and size the project and feeding buffers.
 
@@ -263,6 +265,9 @@ def compute_critical_chain(
     ``"project"``, a joining task to its own buffer, other feeding-chain tasks to the buffer of
     the lowest joining task whose chain holds them, and every other task to the buffer of the
     nearest (fewest links) assigned task downstream, or ``"project"`` if there is none.
+
+    A feeding buffer's key is ``"feeding:"`` and the joining task's entry in ``task_names``
+    (the caller's own ids, which outlive task numbers), or its index when none are given.
     """
     if method not in ("cut_and_paste", "rse"):
         raise ValueError(f"method must be 'cut_and_paste' or 'rse', got {method!r}")
@@ -276,6 +281,7 @@ def compute_critical_chain(
         ("resources", resources),
         ("safe_durations", safe_durations),
         ("cpm.lf", cpm.lf),
+        ("task_names", range(n) if task_names is None else task_names),
     ):
         if len(column) != n:
             raise ValueError(f"{name} must have one entry per task ({n}), got {len(column)}")
@@ -325,11 +331,12 @@ def compute_critical_chain(
 
     buffers = {PROJECT_BUFFER: make_buffer(PROJECT_BUFFER, chain, chain_finish)} if n else {}
     feeding = _feeding_chains(prep, order, durations, chain, in_ptr, in_pred)
-    for joining, tasks in feeding:
-        key = f"feeding:{joining}"
+    name_of = str if task_names is None else task_names.__getitem__
+    keys = [f"feeding:{name_of(joining)}" for joining, _ in feeding]
+    for key, (joining, tasks) in zip(keys, feeding, strict=True):
         buffers[key] = make_buffer(key, tasks, finish[joining])
     task_buffer = _assign_buffers(
-        prep, chain, feeding, (in_ptr_array, in_pred_array), in_ptr, in_pred
+        prep, chain, feeding, keys, (in_ptr_array, in_pred_array), in_ptr, in_pred
     )
     return ChainResult(start, finish, chain, chain_finish, buffers, task_buffer)
 
@@ -675,19 +682,20 @@ def _assign_buffers(
     prep: _graph.Prepared,
     chain: list[int],
     feeding: list[tuple[int, list[int]]],
+    feeding_keys: list[str],
     in_arrays: tuple[_graph.IntArray, _graph.IntArray],
     in_ptr: list[int],
     in_pred: list[int],
 ) -> list[str | None]:
-    """The buffer key each task feeds (see compute_critical_chain); never None in fact."""
+    """The buffer key each task feeds (see compute_critical_chain); never None in fact.
+    ``feeding_keys``: the key of each feeding buffer, in the order of ``feeding``."""
     n = prep.n
     task_buffer: list[str | None] = [None] * n
     for task in chain:
         task_buffer[task] = PROJECT_BUFFER
-    for joining, _ in feeding:
-        task_buffer[joining] = f"feeding:{joining}"
-    for joining, tasks in feeding:
-        key = f"feeding:{joining}"
+    for key, (joining, _) in zip(feeding_keys, feeding, strict=True):
+        task_buffer[joining] = key
+    for key, (_, tasks) in zip(feeding_keys, feeding, strict=True):
         for task in tasks:
             if task_buffer[task] is None:
                 task_buffer[task] = key

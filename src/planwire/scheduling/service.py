@@ -32,9 +32,7 @@ from planwire.events import service as events
 from planwire.projects.models import BufferHistoryPoint, Project
 from planwire.scheduling.calendar import WorkCalendar
 from planwire.scheduling.engine import (
-    PROJECT_BUFFER,
     BufferBaseline,
-    ChainResult,
     CycleError,
     Network,
     TaskProgress,
@@ -219,8 +217,10 @@ def recalculate(
         inputs.safe_duration,
         project.buffer_method,  # type: ignore[arg-type]  # validated on input
         cpm,
+        # Feeding buffers named by their joining task's id, not its number in this run:
+        # stored keys (baselines, Task.buffer_key) must survive new tasks.
+        task_names=ids,
     )
-    chain = _with_stable_keys(chain, ids)
     if record_baseline:
         project.baseline = _baseline(calendar, chain, ids)
     statuses = buffer_status(
@@ -538,28 +538,6 @@ def _raw_id(task_id: uuid.UUID, dialect: str) -> str:
 
 def _id_uuid(raw: str) -> uuid.UUID:
     return uuid.UUID(raw)
-
-
-def _with_stable_keys(chain: ChainResult, ids: list[str]) -> ChainResult:
-    """The engine names a feeding buffer by the position of its joining task in this run;
-    stored keys (baselines, ``Task.buffer_key``) use the task's id, which survives new tasks."""
-
-    def stable(key: str) -> str:
-        if key == PROJECT_BUFFER:
-            return key
-        return f"feeding:{ids[int(key.split(':', 1)[1])]}"
-
-    renamed: dict[str | None, str | None] = {
-        key: stable(key) for key in {*chain.buffers, *chain.task_buffer} if key is not None
-    }
-    renamed[None] = None
-    return replace(
-        chain,
-        buffers={
-            stable(key): replace(buffer, key=stable(key)) for key, buffer in chain.buffers.items()
-        },
-        task_buffer=list(map(renamed.__getitem__, chain.task_buffer)),
-    )
 
 
 _NO_BUFFER = (0.0, "green")
