@@ -237,15 +237,13 @@ def recalculate(
         on_chain[i] = True
     starts, finishes = task_days(calendar, cpm.es, cpm.ef)
     # Per buffer key (a few dozen), not per task: the rounded consumption and the zone.
-    buffer_state = {key: (round(item.consumption, 2), item.zone) for key, item in statuses.items()}
-    computed: list[tuple[Any, ...]] = []
-    changed: list[tuple[str, str, tuple[Any, ...]]] = []  # (raw id, id, computed values)
-    previous: list[tuple[Any, ...]] = []  # the stored values of the changed tasks
-    for i, (old, key, status, *schedule) in enumerate(
+    buffer_state: dict[str | None, tuple[float, str]] = {
+        key: (round(item.consumption, 2), item.zone) for key, item in statuses.items()
+    }
+    state = [buffer_state.get(key, _NO_BUFFER) for key in chain.task_buffer]
+    # Every task's COMPUTED values, one tuple each (built column-wise: zip makes the tuples).
+    computed: list[tuple[Any, ...]] = list(
         zip(
-            stored,
-            chain.task_buffer,
-            task_status,
             cpm.es,
             cpm.ef,
             cpm.ls,
@@ -256,22 +254,21 @@ def recalculate(
             on_chain,
             starts,
             finishes,
+            chain.task_buffer,
+            [consumption for consumption, _ in state],
+            [
+                "green" if status == "Completed" else zone
+                for status, (_, zone) in zip(task_status, state, strict=True)
+            ],
+            ready,
             strict=True,
         )
-    ):
-        consumption, zone = buffer_state.get(key, _NO_BUFFER)
-        values = (
-            *schedule,
-            key,
-            consumption,
-            "green" if status == "Completed" else zone,
-            ready[i],
-        )
-        computed.append(values)
-        if values != old:
-            changed.append((inputs.raw_ids[i], ids[i], values))
-            previous.append(old)
-            _record_task_transitions(session, project, inputs.raw_ids[i], values, old)
+    )
+    moved = [i for i, (new, old) in enumerate(zip(computed, stored, strict=True)) if new != old]
+    changed = [(inputs.raw_ids[i], ids[i], computed[i]) for i in moved]  # (raw id, id, values)
+    previous = [stored[i] for i in moved]  # what the changed tasks held
+    for i in moved:
+        _record_task_transitions(session, project, inputs.raw_ids[i], computed[i], stored[i])
     if changed:
         _store_computed(session, changed, previous)
     _update_project(session, project, calendar, cpm, chain, statuses, ids, changed)
