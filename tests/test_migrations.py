@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -53,11 +54,11 @@ def column_types(engine: Engine) -> dict[str, str]:
         )
 
 
-def test_documents_move_between_jsonb_and_json_with_their_content(
+def test_documents_move_between_jsonb_json_and_text_with_their_content(
     engine: Engine, project: dict[str, Any]
 ) -> None:
-    """0004 (PostgreSQL only) changes the type of the document columns both ways, keeping
-    their content and their lz4 compression."""
+    """0004 and 0006 (PostgreSQL only) change the type of the document columns, both ways,
+    keeping their content and their lz4 compression."""
     if engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL column type")
 
@@ -69,16 +70,22 @@ def test_documents_move_between_jsonb_and_json_with_their_content(
 
     before = documents()
     assert before[0] and before[1]  # the project's schedule and its events
+    assert set(column_types(engine).values()) == {"text"}
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0003")
-        assert set(column_types(engine).values()) == {"jsonb"}
-        assert documents() == before
+        for revision, kind in (("0005", "json"), ("0003", "jsonb")):
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, revision)
+            assert set(column_types(engine).values()) == {kind}
+            with engine.connect() as connection:  # psycopg would parse json and jsonb itself
+                stored = connection.exec_driver_sql(
+                    "SELECT data::text FROM events ORDER BY created_at"
+                ).scalars()
+                assert [json.loads(text) for text in stored] == [row[0] for row in before[1]]
     finally:
         upgrade(engine)
-    assert set(column_types(engine).values()) == {"json"}
+    assert set(column_types(engine).values()) == {"text"}
     assert documents() == before
     test_large_json_columns_use_lz4_on_postgresql(engine)
 

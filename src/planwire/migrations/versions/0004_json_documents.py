@@ -14,39 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from planwire.migrations.documents import retype_documents
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DOCUMENT_COLUMNS = (("projects", "schedule"), ("projects", "baseline"), ("events", "data"))
-#: ``pg_attribute.attcompression`` codes (empty: the server's default).
-_METHODS = {"l": "lz4", "p": "pglz"}
-
-
-def _retype(to: str) -> None:
-    """Change the type of the document columns, keeping each one's compression method (a
-    change of type resets it)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    for table, column in DOCUMENT_COLUMNS:
-        method = bind.exec_driver_sql(
-            "SELECT attcompression FROM pg_attribute "
-            "WHERE attrelid = %(table)s::regclass AND attname = %(column)s",
-            {"table": table, "column": column},
-        ).scalar()
-        alter = f"ALTER TABLE {table} ALTER COLUMN {column}"
-        op.execute(f"{alter} TYPE {to} USING {column}::{to}")
-        if method in _METHODS:
-            op.execute(f"{alter} SET COMPRESSION {_METHODS[method]}")
-
 
 def upgrade() -> None:
-    _retype("json")
+    retype_documents("json")
 
 
 def downgrade() -> None:
-    _retype("jsonb")
+    retype_documents("jsonb")
